@@ -162,10 +162,15 @@ export interface OutputImage {
 
 /** Where the time of one call went, in milliseconds. */
 export interface Timings {
+  /** Reading the input from storage (0 for inline input). */
   readMs: number;
+  /** Reading and checking the image header. */
   decodeMs: number;
+  /** The libvips pipeline: pixels decoded, transformed and encoded in one streaming pass. */
   processMs: number;
+  /** A separate encode pass, for operations that have one (else 0). */
   encodeMs: number;
+  /** Writing the output to storage (0 when not stored). */
   writeMs: number;
   totalMs: number;
 }

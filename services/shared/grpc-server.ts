@@ -1,0 +1,158 @@
+// The lifecycle every gRPC process shares: bind, health (grpc.health.v1), reflection, optional
+// mTLS, per-call logging/error mapping/bounded concurrency, and a graceful drain.
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { randomUUID } from 'node:crypto';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+import { toServiceError } from './errors.js';
+import { Limiter } from './limiter.js';
+import type { Logger } from './logger.js';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
+
+export interface CallContext {
+  readonly requestId: string;
+  readonly logger: Logger;
+  readonly metadata: grpc.Metadata;
+  /** Milliseconds left before the caller's deadline (Infinity when none was set). */
+  readonly remainingMs: () => number;
+}
+
+export interface TlsFiles {
+  readonly certFile: string;
+  readonly keyFile: string;
+  /** When set, clients must present a certificate signed by this CA (mTLS). */
+  readonly caFile?: string;
+}
+
+export interface ServiceRegistration {
+  readonly definition: grpc.ServiceDefinition;
+  readonly implementation: grpc.UntypedServiceImplementation;
+  /** Fully-qualified name for health checks, e.g. imageflow.v1.ResizeService. */
+  readonly healthName: string;
+}
+
+export interface GrpcServerOptions {
+  readonly name: string;
+  readonly host: string;
+  readonly port: number;
+  readonly maxMessageBytes: number;
+  readonly services: readonly ServiceRegistration[];
+  readonly logger: Logger;
+  /** Proto files (relative to proto/) to serve over reflection. */
+  readonly reflectionProtos?: readonly string[];
+  readonly tls?: TlsFiles;
+  /** Status reported until markServing() is called. @default 'SERVING' */
+  readonly initialStatus?: ServingStatus;
+}
+
+export class GrpcServerHost {
+  private draining = false;
+  private constructor(
+    readonly server: grpc.Server,
+    readonly port: number,
+    readonly health: HealthImplementation,
+    private readonly healthNames: readonly string[],
+    private readonly logger: Logger,
+  ) {}
+
+  static async start(options: GrpcServerOptions): Promise<GrpcServerHost> {
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': options.maxMessageBytes,
+      'grpc.max_send_message_length': options.maxMessageBytes,
+      // Clients such as the gateway keep channels open; accept their keepalive pings.
+      'grpc.keepalive_permit_without_calls': 1,
+      'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+    });
+    const status = options.initialStatus ?? 'SERVING';
+    const healthNames = ['', ...options.services.map((s) => s.healthName)];
+    const health = new HealthImplementation(Object.fromEntries(healthNames.map((n) => [n, status])));
+    health.addToServer(server);
+    for (const s of options.services) server.addService(s.definition, s.implementation);
+    if (options.reflectionProtos?.length) {
+      const pkg = protoLoader.loadSync([...options.reflectionProtos], { includeDirs: [PROTO_ROOT] });
+      new ReflectionService(pkg).addToServer(server);
+    }
+    const credentials = options.tls
+      ? grpc.ServerCredentials.createSsl(
+          options.tls.caFile ? readFileSync(options.tls.caFile) : null,
+          [{ cert_chain: readFileSync(options.tls.certFile), private_key: readFileSync(options.tls.keyFile) }],
+          Boolean(options.tls.caFile),
+        )
+      : grpc.ServerCredentials.createInsecure();
+    const port = await new Promise<number>((resolve, reject) =>
+      server.bindAsync(`${options.host}:${options.port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
+    );
+    return new GrpcServerHost(server, port, health, healthNames, options.logger);
+  }
+
+  setStatus(status: ServingStatus): void {
+    for (const name of this.healthNames) this.health.setStatus(name, status);
+  }
+
+  /** Stops accepting calls, lets in-flight ones finish within graceMs, then forces the rest. */
+  async drain(graceMs: number): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    this.setStatus('NOT_SERVING');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.logger.warn({ graceMs }, 'drain grace period over; cancelling remaining calls');
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+}
+
+export interface UnaryOptions {
+  readonly logger: Logger;
+  readonly limiter?: Limiter;
+}
+
+/**
+ * Adapts an async handler to grpc-js: request id from metadata (or a new one), one log line per
+ * call, errors mapped to status codes, concurrency bounded by the limiter.
+ */
+export function unary<Req, Res>(
+  method: string,
+  options: UnaryOptions,
+  handler: (request: Req, ctx: CallContext) => Promise<Res>,
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    const started = performance.now();
+    const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
+    const logger = options.logger.child({ requestId, method });
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+    const ctx: CallContext = {
+      requestId,
+      logger,
+      metadata: call.metadata,
+      remainingMs: () => (Number.isFinite(deadlineMs) && deadlineMs > 0 ? deadlineMs - Date.now() : Infinity),
+    };
+    const run = () => handler(call.request, ctx);
+    (options.limiter ? options.limiter.run(run) : run()).then(
+      (response) => {
+        logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
+        callback(null, response);
+      },
+      (err: unknown) => {
+        const se = toServiceError(err);
+        const level = se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN ? 'error' : 'warn';
+        logger[level]({ code: grpc.status[se.code], ms: round(performance.now() - started), err: se.message }, 'call failed');
+        callback(se.toGrpc() as grpc.ServiceError);
+      },
+    );
+  };
+}
+
+const round = (ms: number) => Math.round(ms * 100) / 100;

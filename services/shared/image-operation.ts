@@ -1,0 +1,53 @@
+// The one flow every pixel-transforming call follows: load the source, read its header, plan the
+// output, reuse or transform + encode, deliver. Services supply only the transform.
+import type { OutputInfo, Sharp } from 'sharp';
+import type { ImageSource, OutputImage, OutputSpec, Timings } from './gen/imageflow/v1/common.js';
+import { imageError } from './errors.js';
+import { encodeAs, openImage, readHeader, type DecodedHeader } from './image-codec.js';
+import { type ImageContext, deliver, findReusable, loadSource, planOutput } from './image-io.js';
+
+export interface ImageOperation {
+  /** Names the operation in derived keys (resize, filter, ...). */
+  readonly op: string;
+  readonly source: ImageSource | undefined;
+  readonly output: OutputSpec | undefined;
+  /** Validated parameters; they name the output. */
+  readonly params: unknown;
+  /** Builds the transformed image from the upright input. May return raw or encoded pipelines. */
+  readonly transform: (data: Buffer, header: DecodedHeader) => Promise<Sharp> | Sharp;
+}
+
+export async function runImageOperation(ctx: ImageContext, operation: ImageOperation): Promise<{ output: OutputImage; timings: Timings }> {
+  const started = performance.now();
+  const src = await loadSource(ctx, operation.source);
+  const t0 = performance.now();
+  const header = await readHeader(src.data, ctx.codec);
+  const decodeMs = performance.now() - t0;
+  const plan = planOutput(ctx, operation.output, src, operation.op, operation.params, header.format);
+  const reused = await findReusable(ctx, plan, src);
+  if (reused) {
+    return { output: reused, timings: timings(started, { readMs: src.readMs, decodeMs }) };
+  }
+  const t1 = performance.now();
+  let encoded: { data: Buffer; info: OutputInfo };
+  try {
+    const image = await operation.transform(src.data, header);
+    encoded = await encodeAs(image, plan.format, plan.quality).toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw imageError(err);
+  }
+  const processMs = performance.now() - t1;
+  const { output, writeMs } = await deliver(ctx, plan, src, {
+    data: encoded.data,
+    width: encoded.info.width,
+    height: encoded.info.height,
+  });
+  return {
+    output,
+    timings: timings(started, { readMs: src.readMs, decodeMs, processMs, writeMs }),
+  };
+}
+
+function timings(started: number, t: Partial<Timings>): Timings {
+  return { readMs: 0, decodeMs: 0, processMs: 0, encodeMs: 0, writeMs: 0, ...t, totalMs: performance.now() - started };
+}

@@ -1,0 +1,126 @@
+// Turns an environment into a running service process: config, logger, storage, libvips
+// settings, the gRPC server and signal handling. Each services/<name>/main.ts is a few lines.
+import { availableParallelism } from 'node:os';
+import { z } from 'zod';
+import { ConfigError, envBool, envInt, envOptionalString, parseEnv, serviceEnvShape } from './config.js';
+import { createLogger, type Logger } from './logger.js';
+import { Storage } from './storage.js';
+import { configureSharp } from './image-codec.js';
+import type { ImageContext } from './image-io.js';
+import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
+import { Limiter } from './limiter.js';
+
+export const imageServiceEnvShape = {
+  ...serviceEnvShape,
+  MAX_INPUT_BYTES: envInt(64 * 1024 * 1024, 1),
+  ALLOW_SVG_INPUT: envBool(false),
+  /** Calls processed at once; more wait in a queue of MAX_QUEUED, beyond that "busy". */
+  MAX_CONCURRENT_CALLS: envInt(Math.max(2, availableParallelism()), 1, 1024),
+  MAX_QUEUED_CALLS: envInt(64, 0, 100_000),
+  SHARP_CONCURRENCY: envInt(0, 0, 64),
+  SHARP_CACHE_MB: envInt(50, 0, 4096),
+  GRPC_TLS_CERT_FILE: envOptionalString(),
+  GRPC_TLS_KEY_FILE: envOptionalString(),
+  GRPC_TLS_CA_FILE: envOptionalString(),
+};
+export const ImageServiceEnv = z.object(imageServiceEnvShape);
+export type ImageServiceEnv = z.infer<typeof ImageServiceEnv>;
+
+export function storageFromEnv(env: ImageServiceEnv): Storage | undefined {
+  if (!env.MINIO_ENDPOINT) return undefined;
+  if (!env.MINIO_ACCESS_KEY || !env.MINIO_SECRET_KEY) {
+    throw new ConfigError('invalid configuration:\n  MINIO_ACCESS_KEY and MINIO_SECRET_KEY are required when MINIO_ENDPOINT is set');
+  }
+  return new Storage({
+    endpoint: env.MINIO_ENDPOINT,
+    accessKey: env.MINIO_ACCESS_KEY,
+    secretKey: env.MINIO_SECRET_KEY,
+    useSSL: env.MINIO_USE_SSL,
+    region: env.MINIO_REGION,
+    timeoutMs: env.MINIO_TIMEOUT_MS,
+  });
+}
+
+export function imageContextFromEnv(env: ImageServiceEnv): ImageContext {
+  return {
+    storage: storageFromEnv(env),
+    defaultBucket: env.DEFAULT_BUCKET,
+    codec: { limitInputPixels: env.LIMIT_INPUT_PIXELS, allowSvg: env.ALLOW_SVG_INPUT },
+    maxInputBytes: env.MAX_INPUT_BYTES,
+  };
+}
+
+export function tlsFromEnv(env: ImageServiceEnv): TlsFiles | undefined {
+  if (!env.GRPC_TLS_CERT_FILE && !env.GRPC_TLS_KEY_FILE) return undefined;
+  if (!env.GRPC_TLS_CERT_FILE || !env.GRPC_TLS_KEY_FILE) {
+    throw new ConfigError('invalid configuration:\n  GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE must be set together');
+  }
+  return { certFile: env.GRPC_TLS_CERT_FILE, keyFile: env.GRPC_TLS_KEY_FILE, caFile: env.GRPC_TLS_CA_FILE };
+}
+
+export interface ServiceParts {
+  readonly env: ImageServiceEnv;
+  readonly logger: Logger;
+  readonly images: ImageContext;
+  readonly limiter: Limiter;
+}
+
+export interface ServiceProcessSpec {
+  readonly name: string;
+  readonly reflectionProtos: readonly string[];
+  /** Builds the gRPC services; may load models. */
+  readonly create: (parts: ServiceParts) => Promise<{ services: ServiceRegistration[]; ready?: Promise<void>; close?: () => Promise<void> }>;
+}
+
+/** Starts a service from process.env and handles SIGTERM/SIGINT. Exits 1 on bad config. */
+export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.ProcessEnv = process.env): Promise<GrpcServerHost> {
+  const logger = createLogger(spec.name, env.LOG_LEVEL);
+  let parsed: ImageServiceEnv;
+  let images: ImageContext;
+  let tls: TlsFiles | undefined;
+  try {
+    parsed = parseEnv(ImageServiceEnv, env);
+    images = imageContextFromEnv(parsed);
+    tls = tlsFromEnv(parsed);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${spec.name}: ${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  configureSharp({ concurrency: parsed.SHARP_CONCURRENCY || undefined, cacheMemoryMb: parsed.SHARP_CACHE_MB });
+  const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS);
+  const built = await spec.create({ env: parsed, logger, images, limiter });
+  const host = await GrpcServerHost.start({
+    name: spec.name,
+    host: parsed.GRPC_HOST,
+    port: parsed.GRPC_PORT,
+    maxMessageBytes: parsed.GRPC_MAX_MESSAGE_BYTES,
+    services: built.services,
+    logger,
+    reflectionProtos: spec.reflectionProtos,
+    tls,
+    initialStatus: built.ready ? 'NOT_SERVING' : 'SERVING',
+  });
+  built.ready?.then(
+    () => {
+      host.setStatus('SERVING');
+      logger.info('ready');
+    },
+    (err: unknown) => logger.error({ err: (err as Error).message }, 'not ready: start-up failed'),
+  );
+  logger.info({ port: host.port, storage: images.storage?.endpoint ?? 'none', tls: Boolean(tls) }, `${spec.name} listening`);
+  // One line on stdout that launchers (npm run dev, tests) wait for.
+  process.stdout.write(`READY ${spec.name} ${host.port}\n`);
+  const stop = (signal: string) => {
+    logger.info({ signal }, 'draining');
+    host
+      .drain(parsed.SHUTDOWN_GRACE_MS)
+      .then(() => built.close?.())
+      .finally(() => process.exit(0));
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+  return host;
+}
