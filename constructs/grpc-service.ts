@@ -1,0 +1,145 @@
+import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-27';
+import { Construct } from 'constructs';
+import { ContainerImage } from './container-image.js';
+import { grpcTlsWiring, GrpcTlsProps } from './grpc-tls.js';
+import { HardenedWorkload, WorkloadAutoscaling, WorkloadMount } from './hardened-workload.js';
+import { requirePort } from './invariants.js';
+import { NamespaceConfig } from './namespace-config.js';
+import { WorkloadProbe } from './workload-probe.js';
+
+export const DEFAULT_GRPC_PORT = 9090;
+export const DEFAULT_METRICS_PORT = 9464;
+
+/** CPU (in millicores) and memory (in MiB) requests and limits. */
+export interface ResourceSizing {
+  readonly cpuRequestMillis?: number;
+  readonly cpuLimitMillis?: number;
+  readonly memoryRequestMebibytes?: number;
+  readonly memoryLimitMebibytes?: number;
+}
+
+export interface GrpcServiceProps {
+  /** Name of the Deployment and the Service, e.g. "imageflow-resize". */
+  readonly name: string;
+  /** The namespace and shared settings. */
+  readonly config: NamespaceConfig;
+  readonly image: ContainerImage;
+  /** @default 2 */
+  readonly replicas?: number;
+  /** @default 200m/1 CPU, 512Mi/1Gi memory */
+  readonly resources?: ResourceSizing;
+  /** Extended resources in requests and limits, e.g. `{ "nvidia.com/gpu": 1 }`. @default none */
+  readonly extendedResources?: Readonly<Record<string, number>>;
+  /** @default 9090 */
+  readonly grpcPort?: number;
+  /** @default 9464 */
+  readonly metricsPort?: number;
+  /** @default no autoscaler */
+  readonly autoscaling?: WorkloadAutoscaling;
+  /** Emit a prometheus-operator ServiceMonitor. @default false */
+  readonly serviceMonitor?: boolean;
+  /**
+   * Serve gRPC with mutual TLS. The kubelet's native gRPC probe cannot present a client
+   * certificate, so with TLS on the probes fall back to TCP connects.
+   * @default plaintext gRPC inside the cluster (NetworkPolicies restrict who connects)
+   */
+  readonly tls?: GrpcTlsProps;
+  /** Extra environment (service-specific settings). @default none */
+  readonly env?: Readonly<Record<string, kplus.EnvValue>>;
+  /** Extra read-only mounts. @default none */
+  readonly mounts?: readonly WorkloadMount[];
+  /**
+   * How long the server may take to start, in seconds (model loading can be slow).
+   * @default 60
+   */
+  readonly startupTimeoutSeconds?: number;
+  /** @default none */
+  readonly nodeSelector?: Readonly<Record<string, string>>;
+  /** @default none */
+  readonly tolerations?: readonly kplus.k8s.Toleration[];
+}
+
+/**
+ * One persistent gRPC service (resize, filter, detection): Deployment + ClusterIP Service on
+ * port 9090 with native `grpc.health.v1` probes, Prometheus metrics on 9464, env from the shared
+ * ConfigMap and the S3 credentials Secret.
+ */
+export class GrpcService extends Construct {
+  public readonly name: string;
+  public readonly grpcPort: number;
+  public readonly metricsPort: number;
+  /** `<name>.<namespace>.svc.cluster.local:<grpcPort>`, what the gateway dials. */
+  public readonly endpoint: string;
+  public readonly workload: HardenedWorkload;
+
+  constructor(scope: Construct, id: string, props: GrpcServiceProps) {
+    super(scope, id);
+    this.name = props.name;
+    this.grpcPort = requirePort(`${props.name}: grpcPort`, props.grpcPort ?? DEFAULT_GRPC_PORT);
+    this.metricsPort = requirePort(`${props.name}: metricsPort`, props.metricsPort ?? DEFAULT_METRICS_PORT);
+    const given = props.resources ?? {};
+    const r = {
+      cpuRequestMillis: given.cpuRequestMillis ?? 200,
+      cpuLimitMillis: given.cpuLimitMillis ?? 1000,
+      memoryRequestMebibytes: given.memoryRequestMebibytes ?? 512,
+      memoryLimitMebibytes: given.memoryLimitMebibytes ?? 1024,
+    };
+    checkSizing(props.name, r);
+    const startupSeconds = props.startupTimeoutSeconds ?? 60;
+    if (startupSeconds < 5) throw new Error(`${props.name}: startupTimeoutSeconds is ${startupSeconds}; give the server at least 5 seconds.`);
+
+    const tls = props.tls ? grpcTlsWiring(this, props.tls) : undefined;
+    const probe = (timing: Parameters<typeof WorkloadProbe.grpc>[1]) =>
+      tls ? WorkloadProbe.tcp(this.grpcPort, timing) : WorkloadProbe.grpc(this.grpcPort, timing);
+
+    this.workload = new HardenedWorkload(this, 'Workload', {
+      name: props.name,
+      namespace: props.config.namespace,
+      component: 'grpc-service',
+      image: props.image,
+      ports: [
+        { name: 'grpc', port: this.grpcPort },
+        { name: 'metrics', port: this.metricsPort },
+      ],
+      replicas: props.replicas ?? 2,
+      resources: {
+        cpu: { request: kplus.Cpu.millis(r.cpuRequestMillis), limit: kplus.Cpu.millis(r.cpuLimitMillis) },
+        memory: { request: Size.mebibytes(r.memoryRequestMebibytes), limit: Size.mebibytes(r.memoryLimitMebibytes) },
+        extended: props.extendedResources,
+      },
+      envFrom: [props.config.settingsEnvFrom()],
+      env: {
+        GRPC_PORT: kplus.EnvValue.fromValue(String(this.grpcPort)),
+        METRICS_PORT: kplus.EnvValue.fromValue(String(this.metricsPort)),
+        ...props.config.s3CredentialEnv(),
+        ...tls?.env,
+        ...props.env,
+      },
+      mounts: [...(tls ? [tls.mount] : []), ...(props.mounts ?? [])],
+      readiness: probe({ periodSeconds: 10, failureThreshold: 3 }),
+      liveness: probe({ periodSeconds: 20, failureThreshold: 3 }),
+      startup: probe({ periodSeconds: 5, failureThreshold: Math.ceil(startupSeconds / 5) }),
+      autoscaling: props.autoscaling,
+      metrics: { portName: 'metrics', serviceMonitor: props.serviceMonitor },
+      nodeSelector: props.nodeSelector,
+      tolerations: props.tolerations,
+    });
+    this.endpoint = `${this.workload.dnsName}:${this.grpcPort}`;
+  }
+}
+
+function checkSizing(name: string, r: Required<ResourceSizing>): void {
+  const pairs: [string, number, number][] = [
+    ['cpu', r.cpuRequestMillis, r.cpuLimitMillis],
+    ['memory', r.memoryRequestMebibytes, r.memoryLimitMebibytes],
+  ];
+  for (const [what, req, lim] of pairs) {
+    for (const v of [req, lim]) {
+      if (!Number.isInteger(v) || v <= 0) throw new Error(`${name}: ${what} request/limit ${v} must be a positive integer (millicores or MiB).`);
+    }
+    if (req > lim) {
+      throw new Error(`${name}: ${what} request (${req}) exceeds its limit (${lim}); raise the limit or lower the request.`);
+    }
+  }
+}
