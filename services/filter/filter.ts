@@ -3,60 +3,10 @@
 // were called in; running each operation as its own pass over raw pixels is what makes the
 // order given the order applied.
 import sharp, { type Sharp } from 'sharp';
-import { FilterType, type FilterOperation } from '../shared/gen/imageflow/v1/filter.js';
-import { invalidArgument } from '../shared/errors.js';
-import { MAX_FILTER_OPS } from '../shared/http-api.js';
+import type { FilterStep } from '../shared/operation-params.js';
 
-export type FilterName = 'blur' | 'sharpen' | 'brightness' | 'contrast' | 'saturation' | 'grayscale' | 'negate';
-
-export interface FilterStep {
-  readonly type: FilterName;
-  readonly intensity?: number;
-}
-
-interface FilterRule {
-  readonly name: FilterName;
-  /** Undefined range: the type takes no intensity. */
-  readonly range?: readonly [number, number];
-  /** Undefined default with a range: intensity is required. */
-  readonly fallback?: number;
-  readonly meaning?: string;
-}
-
-const RULES: Record<number, FilterRule> = {
-  [FilterType.FILTER_TYPE_BLUR]: { name: 'blur', range: [0.3, 1000], fallback: 3, meaning: 'sigma in pixels' },
-  [FilterType.FILTER_TYPE_SHARPEN]: { name: 'sharpen', range: [0.01, 10], fallback: 1, meaning: 'sigma in pixels' },
-  [FilterType.FILTER_TYPE_BRIGHTNESS]: { name: 'brightness', range: [0, 10], meaning: 'a multiplier where 1 is neutral, e.g. 1.2' },
-  [FilterType.FILTER_TYPE_CONTRAST]: { name: 'contrast', range: [0, 10], meaning: 'a multiplier where 1 is neutral, e.g. 1.2' },
-  [FilterType.FILTER_TYPE_SATURATION]: { name: 'saturation', range: [0, 10], meaning: 'a multiplier where 1 is neutral and 0 is grey' },
-  [FilterType.FILTER_TYPE_GRAYSCALE]: { name: 'grayscale' },
-  [FilterType.FILTER_TYPE_NEGATE]: { name: 'negate' },
-};
-
-export function filterSteps(operations: readonly FilterOperation[]): FilterStep[] {
-  if (operations.length === 0) throw invalidArgument('operations needs at least one operation');
-  if (operations.length > MAX_FILTER_OPS) {
-    throw invalidArgument(`operations has ${operations.length} entries; at most ${MAX_FILTER_OPS} are allowed`);
-  }
-  return operations.map((op, i) => {
-    const rule = RULES[op.type];
-    if (!rule) {
-      throw invalidArgument(`operations[${i}].type ${op.type} is unknown; use BLUR, SHARPEN, BRIGHTNESS, CONTRAST, SATURATION, GRAYSCALE or NEGATE`);
-    }
-    const where = `operations[${i}] (${rule.name})`;
-    if (!rule.range) {
-      if (op.intensity !== undefined) throw invalidArgument(`${where} takes no intensity; remove it`);
-      return { type: rule.name };
-    }
-    const intensity = op.intensity ?? rule.fallback;
-    if (intensity === undefined) throw invalidArgument(`${where}: intensity is required: ${rule.meaning}`);
-    const [min, max] = rule.range;
-    if (!Number.isFinite(intensity) || intensity < min || intensity > max) {
-      throw invalidArgument(`${where}: intensity must be ${rule.meaning}, from ${min} to ${max}; got ${intensity}`);
-    }
-    return { type: rule.name, intensity };
-  });
-}
+// Validation lives in services/shared/operation-params.ts (the gateway derives keys with it too).
+export { filterSteps, type FilterName, type FilterStep } from '../shared/operation-params.js';
 
 const LUMA: [number, number, number] = [0.2126, 0.7152, 0.0722];
 
