@@ -1,0 +1,91 @@
+// Every Argo template tag and expression the compiler emits, in one place. The local runner
+// (issue 7) must evaluate exactly these forms and nothing else, so keep this list short:
+//
+// Simple tags (plain substitution):
+//   {{workflow.parameters.NAME}}           a pipeline parameter (strings inside "…", numbers/booleans bare)
+//   {{inputs.parameters.NAME}}             a template input (body, url, image of a forEach branch)
+//   {{item}}                               the current element of withParam
+//   {{tasks.TASK.outputs.result}}          a task's whole JSON answer (DAG outputs)
+//   {{tasks.TASK.outputs.parameters.result}}  a forEach task's gathered JSON array (DAG outputs)
+//   {{workflow.name}}, {{workflow.status}} exit handler body only
+// Expression tags ({{= … }}, expr-lang):
+//   {{=jsonpath(tasks['TASK'].outputs.result, 'PATH')}}   PATH is one of RESULT_PATHS
+//   {{=COND}} in `when`, where COND is built only from:
+//     count(jsonpath(tasks['TASK'].outputs.result, 'PATH'), {PRED}) OP N
+//        PRED: true | #.label in ['a', 'b'] | #.confidence >= C | both joined with &&
+//     workflow.parameters['NAME'] OP 'text'        (== and != only; booleans compare as 'true'/'false')
+//     asFloat(workflow.parameters['NAME']) OP N    (number parameters)
+//     (A && B), (A || B), !(A)
+//   OP is one of == != > >= < <=.
+// retryStrategy.expression is the constant RETRY_ON_TRANSIENT below.
+import type { CompareOp, Condition } from './document.js';
+
+/** The only JSON paths read out of a gateway answer. */
+export const RESULT_PATHS = {
+  /** The stored output image's key (single operation or fused chain). */
+  outputKey: '$.output.key',
+  /** Detections of an unfused detect task. */
+  detections: '$.detections',
+  /** Detections of the detect step at index I of a fused chain. */
+  chainDetections: (index: number) => `$.steps[${index}].detections`,
+} as const;
+
+export const workflowParam = (name: string) => `{{workflow.parameters.${name}}}`;
+export const templateInput = (name: string) => `{{inputs.parameters.${name}}}`;
+export const LOOP_ITEM = '{{item}}';
+export const taskResult = (task: string) => `{{tasks.${task}.outputs.result}}`;
+export const gatheredResults = (task: string) => `{{tasks.${task}.outputs.parameters.result}}`;
+export const WORKFLOW_NAME = '{{workflow.name}}';
+export const WORKFLOW_STATUS = '{{workflow.status}}';
+
+const resultOf = (task: string, path: string) => `jsonpath(tasks[${quote(task)}].outputs.result, ${quote(path)})`;
+
+/** A value extracted from an upstream task's answer, e.g. the key of the image it stored. */
+export const extract = (task: string, path: string) => `{{=${resultOf(task, path)}}}`;
+
+/** Single-quoted expr-lang string literal. */
+export function quote(text: string): string {
+  return `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
+/** Where a condition finds things: the task and path holding a detect step's detections, a parameter's type. */
+export interface ConditionContext {
+  detectionsOf(stepId: string): { task: string; path: string };
+  paramType(name: string): string | undefined;
+}
+
+function conditionExpr(c: Condition, ctx: ConditionContext): string {
+  if ('and' in c) return `(${c.and.map((x) => conditionExpr(x, ctx)).join(' && ')})`;
+  if ('or' in c) return `(${c.or.map((x) => conditionExpr(x, ctx)).join(' || ')})`;
+  if ('not' in c) return `!(${conditionExpr(c.not, ctx)})`;
+  if ('detections' in c) {
+    const { task, path } = ctx.detectionsOf(c.detections);
+    const pred: string[] = [];
+    if (c.labels) pred.push(`#.label in [${c.labels.map(quote).join(', ')}]`);
+    if (c.minConfidence !== undefined) pred.push(`#.confidence >= ${c.minConfidence}`);
+    return `count(${resultOf(task, path)}, {${pred.length ? pred.join(' && ') : 'true'}}) ${c.op} ${c.count}`;
+  }
+  const param = `workflow.parameters[${quote(c.param)}]`;
+  if (ctx.paramType(c.param) === 'number') return `asFloat(${param}) ${c.op} ${Number(c.value)}`;
+  return `${param} ${c.op as Extract<CompareOp, '==' | '!='>} ${quote(String(c.value))}`;
+}
+
+/** A DAG task's `when`: one expression tag that Argo turns into `true` or `false`. */
+export const whenExpression = (c: Condition, ctx: ConditionContext) => `{{=${conditionExpr(c, ctx)}}}`;
+
+/**
+ * retryStrategy.expression for gateway calls. An HTTP template without a successCondition fails
+ * with the message "received non-2xx response code: N" (Argo's agent); network errors and timeouts
+ * fail with the Go error text. So: retry unless the last attempt was a 4xx, but do retry 429.
+ * Needs lastRetry.message (Argo >= 3.5).
+ */
+export const RETRY_ON_TRANSIENT =
+  "!(lastRetry.message matches 'received non-2xx response code: 4[0-9][0-9]') || lastRetry.message matches 'received non-2xx response code: 429'";
+
+/**
+ * The success rule of every HTTP template: Argo's default when successCondition is unset, which is
+ * exactly `response.statusCode >= 200 && response.statusCode < 300`. It is left unset on purpose:
+ * a custom successCondition replaces the status code in the failure message with the condition's
+ * text, and RETRY_ON_TRANSIENT could no longer tell a 4xx from a 5xx.
+ */
+export const SUCCESS_RULE = 'response.statusCode >= 200 && response.statusCode < 300';
