@@ -1,0 +1,81 @@
+// Every example pipeline compiles, matches its YAML snapshot, and is valid for Argo.
+import { App, Testing } from 'cdk8s';
+import { stringify } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { addPipelines, FUSED_TASKS_ANNOTATION, FUSION_ANNOTATION, type WorkflowTemplate } from '../../constructs/pipeline/index.js';
+import { pipelines } from '../../pipelines/index.js';
+import { modelsPresent, sharedSchemaPresent, validateArgoObject } from './argo-schema.js';
+
+const yaml = (o: unknown) => stringify(o, { lineWidth: 0 });
+
+describe.each(pipelines.map((p) => [p.name, p] as const))('example %s', (name, pipeline) => {
+  for (const fusion of [true, false]) {
+    const label = fusion ? 'fused' : 'unfused';
+    it(`compiles (${label}) to the snapshot`, async () => {
+      await expect(yaml(pipeline.compile({ fusion }))).toMatchFileSnapshot(`./__snapshots__/${name}.${label}.yaml`);
+    });
+
+    it(`is a valid WorkflowTemplate (${label})`, async () => {
+      const { problems, checks } = await validateArgoObject(pipeline.compile({ fusion }));
+      expect(problems).toEqual([]);
+      expect(checks).toContain('@kubernetes-models/argo-workflows');
+      if (sharedSchemaPresent) expect(checks).toEqual(expect.arrayContaining(['schema.json', 'crd']));
+    });
+  }
+
+  it('gives a valid Workflow (by reference and inline) and CronWorkflow', async () => {
+    for (const object of [
+      pipeline.toWorkflow(),
+      pipeline.toWorkflow({ inline: true }),
+      pipeline.toCronWorkflow({ schedules: ['0 3 * * *'], timezone: 'UTC' }),
+    ])
+      expect((await validateArgoObject(object)).problems).toEqual([]);
+  });
+
+  it('round-trips through its JSON document', () => {
+    const again = pipeline.constructor as unknown as { fromJSON(j: unknown): typeof pipeline };
+    const copy = again.fromJSON(JSON.parse(JSON.stringify(pipeline.toJSON())));
+    expect(copy.toJSON()).toEqual(pipeline.toJSON());
+    expect(copy.compile()).toEqual(pipeline.compile());
+  });
+});
+
+describe('the schema checks', () => {
+  it('run with both validators here', () => {
+    expect(modelsPresent).toBe(true);
+    expect(sharedSchemaPresent).toBe(true);
+  });
+
+  it('reject a broken template (so a pass means something)', async () => {
+    const broken = pipelines[0].compile() as WorkflowTemplate & { spec: { templates: unknown } };
+    broken.spec.templates = 'not a list';
+    const { problems } = await validateArgoObject(broken);
+    expect(problems.length).toBeGreaterThanOrEqual(2);
+  });
+});
+
+describe('cdk8s', () => {
+  it('adds every pipeline as its own chart with one WorkflowTemplate', () => {
+    const app = Testing.app();
+    const charts = addPipelines(app, pipelines, { namespace: 'imageflow-test', gatewayUrl: 'http://gw.test:8080' });
+    expect(charts.map((c) => c.node.id)).toEqual(pipelines.map((p) => `pipeline-${p.name}`));
+    const [seed] = Testing.synth(charts[0]);
+    expect(seed).toMatchObject({
+      kind: 'WorkflowTemplate',
+      metadata: { name: 'resize-detect-filter', namespace: 'imageflow-test' },
+      spec: { serviceAccountName: 'imageflow-workflow' },
+    });
+    expect(seed.spec.templates.find((t: { name: string }) => t.name === 'pipeline').http.url).toBe('http://gw.test:8080/v1/pipeline');
+    expect(seed.metadata.annotations[FUSION_ANNOTATION]).toBe('enabled');
+    expect(JSON.parse(seed.metadata.annotations[FUSED_TASKS_ANNOTATION])).toEqual({
+      'resize-to-sharpen': ['resize', 'detect', 'sharpen'],
+    });
+    expect(app.charts).toHaveLength(pipelines.length);
+  });
+
+  it('synthesizes what compile() returns', () => {
+    const app = new App();
+    const [chart] = addPipelines(app, [pipelines[1]]);
+    expect(Testing.synth(chart)).toEqual([pipelines[1].compile()]);
+  });
+});
