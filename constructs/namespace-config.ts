@@ -6,8 +6,8 @@ import { isDns1123Subdomain, requireDns1123Label, requireIntInRange, requirePort
 export const DEFAULT_NAMESPACE = 'image-processing';
 export const DEFAULT_S3_SECRET_NAME = 'imageflow-s3-credentials';
 export const DEFAULT_BUCKET = 'imageflow';
-/** sharp's own default pixel limit (0x3FFF × 0x3FFF). */
-export const DEFAULT_LIMIT_INPUT_PIXELS = 268_402_689;
+/** Same default as the services' own config (services/shared/config.ts). */
+export const DEFAULT_LIMIT_INPUT_PIXELS = 50_000_000;
 export const DEFAULT_GRPC_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** The S3-compatible storage every service reads and writes. */
@@ -42,7 +42,7 @@ export interface NamespaceConfigProps {
   readonly createNamespace?: boolean;
   /** @default see {@link S3StorageProps} */
   readonly s3?: S3StorageProps;
-  /** @default 268402689 (sharp's default) */
+  /** @default 50000000 (the services' default) */
   readonly limitInputPixels?: number;
   /** @default 67108864 (64 MiB) */
   readonly grpcMaxMessageBytes?: number;

@@ -26,7 +26,7 @@ describe('default platform: names and wiring the services, DSL and CLI rely on',
       MINIO_USE_SSL: 'false',
       MINIO_REGION: 'us-east-1',
       DEFAULT_BUCKET: 'imageflow',
-      LIMIT_INPUT_PIXELS: '268402689',
+      LIMIT_INPUT_PIXELS: '50000000',
       GRPC_MAX_MESSAGE_BYTES: '67108864',
       LOG_LEVEL: 'info',
     });
