@@ -29,7 +29,7 @@ export class Pipeline {
     }
     const parsed = PipelineDocument.safeParse(value);
     if (!parsed.success) {
-      const issue = parsed.error.issues[0];
+      const issue = deepestIssue(parsed.error.issues[0] as Issue);
       const doc = value as { name?: unknown; steps?: StepDoc[] };
       const name = typeof doc?.name === 'string' ? doc.name : '<unnamed>';
       const path = issue.path.map(String);
@@ -94,6 +94,14 @@ export class Pipeline {
   toCronWorkflow(props: CompileProps & ScheduleOptions): CronWorkflow {
     return cronWorkflowFor(this.compile(props), props);
   }
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; errors?: Issue[][] };
+
+/** For a union that matched no branch, the first branch's own complaint says more than "Invalid input". */
+function deepestIssue(issue: Issue): Issue {
+  const branch = issue.code === 'invalid_union' ? issue.errors?.find((b) => b.length)?.[0] : undefined;
+  return branch ? deepestIssue({ ...branch, path: [...issue.path, ...branch.path] }) : issue;
 }
 
 /** Plain-function forms for the CLI. */
