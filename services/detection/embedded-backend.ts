@@ -1,0 +1,103 @@
+// The embedded backend: a tfjs graph model on the wasm backend in a worker thread, loaded from
+// disk once at start-up and warmed up before it reports ready.
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { ServiceError, Code, unavailable } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { CENTERNET_INPUT, CENTERNET_OUTPUT } from './centernet-decoder.js';
+import type { FromWorker, ToWorker } from './embedded-worker-protocol.js';
+import type { EmbeddedModelSpec } from './model-registry.js';
+import { type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
+
+const WORKER_URL = new URL('./embedded-worker.ts', import.meta.url);
+
+/** Starts a worker on a module; a .ts module (run through tsx) is imported via tsx's API. */
+function startWorker(url: URL): Worker {
+  if (!url.pathname.endsWith('.ts')) return new Worker(url);
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then(({ tsImport }) => tsImport(${JSON.stringify(url.href)}, ${JSON.stringify(import.meta.url)}))`;
+  return new Worker(code, { eval: true });
+}
+
+export class EmbeddedBackend implements ModelBackend {
+  private readonly state = new Readiness();
+  private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private readonly worker: Worker;
+
+  constructor(
+    readonly spec: EmbeddedModelSpec,
+    private readonly logger: Logger,
+  ) {
+    this.worker = startWorker(WORKER_URL);
+    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
+    this.worker.on('error', (err) => this.fail(`model worker crashed: ${err.message}`));
+    this.worker.on('exit', (code) => this.fail(`model worker exited (code ${code})`));
+    const load: ToWorker = {
+      type: 'load',
+      modelFile: spec.modelFile,
+      wasmDir: dirname(fileURLToPath(import.meta.resolve('@tensorflow/tfjs-backend-wasm'))),
+      inputName: CENTERNET_INPUT,
+      outputName: CENTERNET_OUTPUT,
+      inputShape: [1, spec.inputHeight, spec.inputWidth, 3],
+    };
+    this.state.reason = `model "${spec.name}" is still loading`;
+    this.worker.postMessage(load);
+  }
+
+  get ready(): boolean {
+    return this.state.ready;
+  }
+  get notReadyReason(): string {
+    return this.state.reason;
+  }
+  get firstReady(): Promise<void> {
+    return this.state.firstReady;
+  }
+  onReadyChange(listener: (ready: boolean) => void): void {
+    this.state.onChange(listener);
+  }
+
+  infer(input: Float32Array): Promise<InferenceResult> {
+    if (!this.state.ready) return Promise.reject(unavailable(this.state.reason));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker.postMessage({ type: 'infer', id, input } satisfies ToWorker, [input.buffer as ArrayBuffer]);
+    });
+  }
+
+  async close(): Promise<void> {
+    this.state.set(false, 'shutting down');
+    await this.worker.terminate();
+  }
+
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'loaded':
+        this.logger.info({ model: this.spec.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), simd: m.simd }, 'embedded model loaded');
+        this.state.set(true);
+        return;
+      case 'load-failed':
+        this.logger.error({ model: this.spec.name, err: m.message }, 'embedded model failed to load');
+        this.state.set(false, `model "${this.spec.name}" failed to load: ${m.message}`);
+        return;
+      case 'result':
+      case 'failed': {
+        const call = this.pending.get(m.id);
+        this.pending.delete(m.id);
+        if (m.type === 'result') call?.resolve({ output: m.output, shape: m.shape });
+        else call?.reject(new ServiceError(Code.INTERNAL, `model "${this.spec.name}" inference failed: ${m.message}`));
+      }
+    }
+  }
+
+  private fail(reason: string): void {
+    if (this.state.reason === 'shutting down') return;
+    this.logger.error({ model: this.spec.name, err: reason }, 'embedded model unavailable');
+    this.state.set(false, reason);
+    for (const call of this.pending.values()) call.reject(unavailable(reason));
+    this.pending.clear();
+  }
+}

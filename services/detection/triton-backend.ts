@@ -1,0 +1,109 @@
+// The Triton backend: sends the preprocessed tensor to a model served by Triton and watches the
+// model's readiness periodically so the health service reports an outage without waiting for
+// a call to fail.
+import { Code, ServiceError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import type { ModelInferRequest } from '../shared/gen/inference/grpc_service.js';
+import type { TritonModelSpec } from './model-registry.js';
+import { type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
+import { float32FromLE, float32ToLE } from './tensor-bytes.js';
+import { TritonClient } from './triton-client.js';
+
+export interface TritonBackendOptions {
+  readonly timeoutMs: number;
+  readonly healthIntervalMs: number;
+}
+
+export class TritonBackend implements ModelBackend {
+  private readonly state = new Readiness();
+  private readonly client: TritonClient;
+  private readonly timer: NodeJS.Timeout;
+  private checking = false;
+
+  constructor(
+    readonly spec: TritonModelSpec,
+    private readonly options: TritonBackendOptions,
+    private readonly logger: Logger,
+  ) {
+    this.client = new TritonClient(spec.url);
+    this.state.reason = `Triton model "${spec.tritonModel}" at ${spec.url} not checked yet`;
+    this.state.onChange((ready) =>
+      ready
+        ? logger.info({ model: spec.name, url: spec.url }, 'Triton model ready')
+        : logger.warn({ model: spec.name, url: spec.url, reason: this.state.reason }, 'Triton model not ready'),
+    );
+    this.timer = setInterval(() => void this.check(), options.healthIntervalMs);
+    this.timer.unref();
+    void this.check();
+  }
+
+  get ready(): boolean {
+    return this.state.ready;
+  }
+  get notReadyReason(): string {
+    return this.state.reason;
+  }
+  get firstReady(): Promise<void> {
+    return this.state.firstReady;
+  }
+  onReadyChange(listener: (ready: boolean) => void): void {
+    this.state.onChange(listener);
+  }
+
+  /** One readiness probe: ModelReady for our model and version. */
+  async check(): Promise<void> {
+    if (this.checking) return;
+    this.checking = true;
+    try {
+      const ready = await this.client.modelReady(this.spec.tritonModel, this.spec.tritonVersion, Math.min(2_000, this.options.timeoutMs));
+      this.state.set(ready, ready ? '' : `Triton at ${this.spec.url} reports model "${this.spec.tritonModel}" not ready`);
+    } catch (err) {
+      this.state.set(false, (err as Error).message);
+    } finally {
+      this.checking = false;
+    }
+  }
+
+  async infer(input: Float32Array, timeoutMs: number): Promise<InferenceResult> {
+    const { spec } = this;
+    const shape = [1, 3, spec.inputHeight, spec.inputWidth];
+    const request: ModelInferRequest = {
+      modelName: spec.tritonModel,
+      modelVersion: spec.tritonVersion,
+      id: '',
+      parameters: {},
+      inputs: [{ name: spec.inputName, datatype: 'FP32', shape, parameters: {} }],
+      outputs: [{ name: spec.outputName, parameters: {} }],
+      rawInputContents: [float32ToLE(input)],
+    };
+    let response;
+    try {
+      // Always try, even when the last probe failed: grpc-js fails fast while disconnected, and
+      // a success proves Triton is back before the next probe would.
+      response = await this.client.modelInfer(request, Math.min(timeoutMs, this.options.timeoutMs));
+    } catch (err) {
+      if ((err as ServiceError).code === Code.UNAVAILABLE) this.state.set(false, (err as Error).message);
+      throw err;
+    }
+    this.state.set(true);
+    const index = response.outputs.findIndex((o) => o.name === spec.outputName);
+    const tensor = response.outputs[index];
+    if (!tensor) throw internal(`Triton's answer has no output "${spec.outputName}" (got ${response.outputs.map((o) => o.name).join(', ') || 'none'})`);
+    if (tensor.datatype !== 'FP32') throw internal(`Triton's output "${spec.outputName}" is ${tensor.datatype}, expected FP32`);
+    const output = response.rawOutputContents[index]
+      ? float32FromLE(response.rawOutputContents[index])
+      : Float32Array.from(tensor.contents?.fp32Contents ?? []);
+    const expected = tensor.shape.reduce((a, b) => a * b, 1);
+    if (output.length !== expected) {
+      throw internal(`Triton's output "${spec.outputName}" has ${output.length} values for shape [${tensor.shape.join(',')}]`);
+    }
+    return { output, shape: tensor.shape };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.client.close();
+  }
+}
+
+const internal = (message: string) => new ServiceError(Code.INTERNAL, message);
