@@ -10,7 +10,7 @@ const app = new App({ outdir: process.env.CDK8S_OUTDIR ?? 'dist', recordConstruc
 for (const f of existsSync(app.outdir) ? readdirSync(app.outdir, { withFileTypes: true }) : []) if (f.isFile() && f.name.endsWith('.k8s.yaml')) rmSync(join(app.outdir, f.name));
 
 const platformChart = new Chart(app, 'imageflow-platform', { disableResourceNameHashes: true });
-export const platform = new ImageFlowPlatform(platformChart, 'platform');
+const platform = new ImageFlowPlatform(platformChart, 'platform');
 
 // ── Pipeline charts ───────────────────────────────────────────────────────────────────────────
 // The lead adds one chart (or WorkflowTemplate) per pipeline here, compiled against

@@ -27,6 +27,8 @@ export interface GrpcTlsOptions extends GrpcTlsProps {
 export interface NetworkPolicyOptions {
   /** Callers of the gateway besides Argo's workflow pods. @default none */
   readonly gatewayClients?: readonly GatewayClient[];
+  /** Other namespaces whose Argo workflow pods may call the gateway. @default this namespace only */
+  readonly workflowNamespaces?: readonly string[];
   /** @default "monitoring" */
   readonly monitoringNamespace?: string;
   /** CIDRs of an external S3 endpoint. @default ["0.0.0.0/0"] */
@@ -170,6 +172,7 @@ export class ImageFlowPlatform extends Construct {
       externalTriton: externalTriton ? { port: externalTriton.port, cidrs: np.tritonEgressCidrs ?? ['0.0.0.0/0'] } : undefined,
       minio: this.minio ? { podLabels: this.minio.podLabels, port: MINIO_PORT, jobPodLabels: this.minio.jobPodLabels } : undefined,
       gatewayClients: np.gatewayClients,
+      workflowNamespaces: np.workflowNamespaces,
       monitoringNamespace: np.monitoringNamespace,
     });
   }

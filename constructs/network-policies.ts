@@ -47,6 +47,11 @@ export interface ImageFlowNetworkPoliciesProps {
   /** Callers of the gateway besides Argo's workflow pods. @default none */
   readonly gatewayClients?: readonly GatewayClient[];
   /**
+   * Other namespaces whose Argo workflow pods may call the gateway.
+   * @default only workflows running in this namespace
+   */
+  readonly workflowNamespaces?: readonly string[];
+  /**
    * Namespace Prometheus scrapes from; metrics ports accept traffic from it.
    * @default "monitoring"
    */
@@ -92,8 +97,13 @@ export class ImageFlowNetworkPolicies extends Construct {
     }
 
     // Argo's workflow pods (the HTTP agent) and the user's named clients reach the gateway.
+    const workflowPods = { matchExpressions: [{ key: ARGO_WORKFLOW_LABEL, operator: 'Exists' }] };
     const clients: kplus.k8s.NetworkPolicyPeer[] = [
-      { podSelector: { matchExpressions: [{ key: ARGO_WORKFLOW_LABEL, operator: 'Exists' }] } },
+      { podSelector: workflowPods },
+      ...(props.workflowNamespaces ?? []).map((ns) => ({
+        namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: requireDns1123Label('workflowNamespaces entry', ns) } },
+        podSelector: workflowPods,
+      })),
       ...(props.gatewayClients ?? []).map((c) => clientPeer(c)),
     ];
     this.policy('gateway-ingress', { matchLabels: { ...props.gateway.podLabels } }, ['Ingress'], {

@@ -166,6 +166,13 @@ describe('gateway clients and monitoring namespace', () => {
       { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'observability' } } },
     ]);
   });
+  it('admits workflow pods from other named namespaces', () => {
+    const from = synthPlatform({ networkPolicies: { workflowNamespaces: ['argo'] } }).get('NetworkPolicy', 'imageflow-gateway-ingress').spec.ingress[0].from;
+    expect(from[1]).toEqual({
+      namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'argo' } },
+      podSelector: { matchExpressions: [{ key: 'workflows.argoproj.io/workflow', operator: 'Exists' }] },
+    });
+  });
   it('passes the API key Secret name/key and allowed buckets to the gateway', () => {
     const gw = s.get('Deployment', 'imageflow-gateway');
     expect(env(gw).ALLOWED_BUCKETS).toBe('imageflow,uploads');
