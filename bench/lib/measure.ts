@@ -1,0 +1,112 @@
+// Closed-loop load: `concurrency` workers call `fn` back to back until `iterations` calls have
+// finished or `maxMs` has passed (whichever comes first), after `warmup` untimed calls. Every
+// loop is bounded, so the benchmark always stops by itself.
+
+export interface Stats {
+  readonly label: string;
+  readonly concurrency: number;
+  readonly n: number;
+  readonly errors: number;
+  readonly firstError?: string;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly mean: number;
+  readonly min: number;
+  readonly max: number;
+  /** Completed calls per second over the timed window. */
+  readonly rps: number;
+  readonly wallMs: number;
+}
+
+export interface LoadOptions {
+  readonly label: string;
+  readonly concurrency: number;
+  readonly iterations: number;
+  /** Stop starting new calls after this long. @default 30000 */
+  readonly maxMs?: number;
+  /** Untimed calls first (connections, JIT, libvips caches). @default concurrency */
+  readonly warmup?: number;
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export function summarize(label: string, concurrency: number, samples: number[], wallMs: number, errors = 0, firstError?: string): Stats {
+  const s = [...samples].sort((a, b) => a - b);
+  const sum = s.reduce((a, b) => a + b, 0);
+  return {
+    label,
+    concurrency,
+    n: s.length,
+    errors,
+    firstError,
+    p50: percentile(s, 50),
+    p90: percentile(s, 90),
+    p99: percentile(s, 99),
+    mean: s.length ? sum / s.length : NaN,
+    min: s[0] ?? NaN,
+    max: s[s.length - 1] ?? NaN,
+    rps: s.length ? (s.length * 1000) / wallMs : 0,
+    wallMs,
+  };
+}
+
+export async function load(options: LoadOptions, fn: (i: number) => Promise<unknown>): Promise<Stats> {
+  const { concurrency, iterations } = options;
+  const maxMs = options.maxMs ?? 30_000;
+  const warmup = options.warmup ?? concurrency;
+  // Warm-up, at the same concurrency, untimed.
+  let w = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, Math.max(1, warmup)) }, async () => {
+      while (w < warmup) {
+        w++;
+        await fn(-1);
+      }
+    }),
+  );
+  const samples: number[] = [];
+  let errors = 0;
+  let firstError: string | undefined;
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = t0 + maxMs;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (started < iterations && performance.now() < deadline) {
+        const i = started++;
+        const t = performance.now();
+        try {
+          await fn(i);
+          samples.push(performance.now() - t);
+        } catch (err) {
+          errors++;
+          firstError ??= (err as Error).message ?? String(err);
+          if (errors > 5 && errors > samples.length) return; // broken target: stop early
+        }
+      }
+    }),
+  );
+  return summarize(options.label, concurrency, samples, performance.now() - t0, errors, firstError);
+}
+
+/** Runs `fn` `n` times one after another and returns each duration (ms). */
+export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t = performance.now();
+    await fn(i);
+    out.push(performance.now() - t);
+  }
+  return out;
+}
+
+export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
+
+export const fmtMs = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–');
+export const fmtX = (v: number) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×` : '–');
+export const fmtPct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '–');
