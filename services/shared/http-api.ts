@@ -216,6 +216,13 @@ export const ErrorCode = z.enum([
   'FAILED_PRECONDITION',
   'INTERNAL',
   'UNKNOWN',
+  // The other gRPC codes, answered with HTTP 500 when a service uses them.
+  'CANCELLED',
+  'ALREADY_EXISTS',
+  'ABORTED',
+  'OUT_OF_RANGE',
+  'UNIMPLEMENTED',
+  'DATA_LOSS',
 ]);
 /** The one error shape every failure answers with. */
 export const ErrorResponse = z.object({

@@ -1,0 +1,137 @@
+// The gateway's configuration: environment variables parsed once at start-up with zod. A bad
+// value stops the process with a message naming the variable (see services/shared/config.ts).
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, parseEnv } from '../shared/config.js';
+import { BucketName } from '../shared/http-api.js';
+
+const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
+
+/** `host:port` (or `dns:///host:port`, `unix:...`): what grpc-js accepts as a target. Empty: not configured. */
+const grpcEndpoint = () =>
+  z.preprocess(
+    emptyAsUndefined,
+    z
+      .string()
+      .regex(/^(dns:|unix:|ipv4:|ipv6:|[^\s/:]+:\d+$|\[[0-9a-fA-F:]+\]:\d+$)/, 'expected host:port (e.g. resize:9090)')
+      .optional(),
+  );
+
+/** Comma-separated list, blanks dropped. */
+const envList = () =>
+  z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined),
+    z.array(z.string()).optional(),
+  );
+
+export const GatewayEnvSchema = z.object({
+  HTTP_HOST: envString('0.0.0.0'),
+  /** 0 picks a free port (tests). */
+  HTTP_PORT: envPort(8080),
+  LOG_LEVEL: LogLevel,
+  RESIZE_GRPC_ENDPOINT: grpcEndpoint(),
+  FILTER_GRPC_ENDPOINT: grpcEndpoint(),
+  AI_DETECTION_GRPC_ENDPOINT: grpcEndpoint(),
+  /** Must equal the services' DEFAULT_BUCKET: the fused pipeline derives keys in it. */
+  DEFAULT_BUCKET: z.preprocess(emptyAsUndefined, BucketName.default('imageflow')),
+  /** Buckets requests may read or write; unset: any. */
+  ALLOWED_BUCKETS: z.preprocess(
+    (v) => (typeof v === 'string' && v.trim() !== '' ? v.split(',').map((s) => s.trim()).filter(Boolean) : undefined),
+    z.array(BucketName).optional(),
+  ),
+  GATEWAY_API_KEYS: envList(),
+  GATEWAY_API_KEYS_FILE: envOptionalString(),
+  /** Largest request body (raw image bytes or JSON with base64). Larger ones get 413 before being read. */
+  MAX_BODY_BYTES: envInt(64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+  GRPC_MAX_MESSAGE_BYTES: envInt(96 * 1024 * 1024, 1024, 2 ** 31 - 1),
+  /** Deadline of one operation, retries included. */
+  RESIZE_DEADLINE_MS: envInt(30_000, 10),
+  FILTER_DEADLINE_MS: envInt(30_000, 10),
+  DETECT_DEADLINE_MS: envInt(60_000, 10),
+  /** Deadline of a whole /v1/pipeline request. */
+  PIPELINE_DEADLINE_MS: envInt(120_000, 10),
+  HEALTH_DEADLINE_MS: envInt(2_000, 10),
+  /** Attempts per call when the upstream answers UNAVAILABLE (1 = no retry). */
+  RETRY_MAX_ATTEMPTS: envInt(3, 1, 10),
+  RETRY_BASE_DELAY_MS: envInt(50, 1),
+  RETRY_MAX_DELAY_MS: envInt(1_000, 1),
+  /** Consecutive failures (unreachable, deadline) that open an upstream's circuit. */
+  BREAKER_FAILURE_THRESHOLD: envInt(5, 1),
+  /** How long an open circuit answers 503 before letting one probe call through. */
+  BREAKER_OPEN_MS: envInt(5_000, 10),
+  /** grpc-js reconnect backoff cap: how soon a restarted service is noticed. */
+  GRPC_MAX_RECONNECT_BACKOFF_MS: envInt(2_000, 100),
+  GRPC_KEEPALIVE_MS: envInt(30_000, 10_000),
+  SHUTDOWN_GRACE_MS: envInt(25_000, 0),
+});
+export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
+
+export type UpstreamName = 'resize' | 'filter' | 'detection';
+
+export interface GatewayConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: string;
+  readonly endpoints: Readonly<Record<UpstreamName, string | undefined>>;
+  readonly defaultBucket: string;
+  readonly allowedBuckets?: ReadonlySet<string>;
+  /** Undefined: authentication off. */
+  readonly apiKeys?: readonly string[];
+  readonly maxBodyBytes: number;
+  readonly grpcMaxMessageBytes: number;
+  readonly deadlinesMs: { readonly resize: number; readonly filter: number; readonly detect: number; readonly pipeline: number; readonly health: number };
+  readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
+  readonly breaker: { readonly failureThreshold: number; readonly openMs: number };
+  readonly grpcMaxReconnectBackoffMs: number;
+  readonly grpcKeepaliveMs: number;
+  readonly shutdownGraceMs: number;
+}
+
+/** Parses the environment; throws ConfigError naming each bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig {
+  const e = parseEnv(GatewayEnvSchema, env);
+  return {
+    host: e.HTTP_HOST,
+    port: e.HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+    endpoints: { resize: e.RESIZE_GRPC_ENDPOINT, filter: e.FILTER_GRPC_ENDPOINT, detection: e.AI_DETECTION_GRPC_ENDPOINT },
+    defaultBucket: e.DEFAULT_BUCKET,
+    allowedBuckets: e.ALLOWED_BUCKETS ? new Set(e.ALLOWED_BUCKETS) : undefined,
+    apiKeys: apiKeys(e),
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    grpcMaxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
+    deadlinesMs: {
+      resize: e.RESIZE_DEADLINE_MS,
+      filter: e.FILTER_DEADLINE_MS,
+      detect: e.DETECT_DEADLINE_MS,
+      pipeline: e.PIPELINE_DEADLINE_MS,
+      health: e.HEALTH_DEADLINE_MS,
+    },
+    retry: { maxAttempts: e.RETRY_MAX_ATTEMPTS, baseDelayMs: e.RETRY_BASE_DELAY_MS, maxDelayMs: e.RETRY_MAX_DELAY_MS },
+    breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS },
+    grpcMaxReconnectBackoffMs: e.GRPC_MAX_RECONNECT_BACKOFF_MS,
+    grpcKeepaliveMs: e.GRPC_KEEPALIVE_MS,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+  };
+}
+
+/** Keys from GATEWAY_API_KEYS and the file named by GATEWAY_API_KEYS_FILE (one per line, # comments). */
+function apiKeys(e: GatewayEnv): string[] | undefined {
+  const keys = [...(e.GATEWAY_API_KEYS ?? [])];
+  if (e.GATEWAY_API_KEYS_FILE) {
+    let text: string;
+    try {
+      text = readFileSync(e.GATEWAY_API_KEYS_FILE, 'utf8');
+    } catch (err) {
+      throw new ConfigError(`invalid configuration:\n  GATEWAY_API_KEYS_FILE=${JSON.stringify(e.GATEWAY_API_KEYS_FILE)}: cannot read it (${(err as Error).message})`);
+    }
+    for (const line of text.split(/\r?\n/)) {
+      const key = line.trim();
+      if (key && !key.startsWith('#')) keys.push(...key.split(',').map((k) => k.trim()).filter(Boolean));
+    }
+    if (keys.length === 0) {
+      throw new ConfigError(`invalid configuration:\n  GATEWAY_API_KEYS_FILE=${JSON.stringify(e.GATEWAY_API_KEYS_FILE)}: the file holds no key`);
+    }
+  }
+  return keys.length > 0 ? keys : undefined;
+}

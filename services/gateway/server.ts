@@ -1,0 +1,135 @@
+// Builds the gateway's Fastify app (importable by tests and benchmarks): validation through the
+// zod type provider, raw image bodies, request ids, auth, metrics, the one error shape, the
+// routes, and closing the upstream channels when the app closes.
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
+import fastifySwagger from '@fastify/swagger';
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { ZodType } from 'zod';
+import { createLogger, type Logger } from '../shared/logger.js';
+import { bearerChecker, bucketChecker } from './auth.js';
+import type { GatewayConfig } from './config.js';
+import { GatewayError, errorBody, toGatewayError } from './errors.js';
+import { GatewayMetrics } from './metrics.js';
+import { IMAGE_CONTENT_TYPE } from './raw-mode.js';
+import type { RouteDeps } from './routes/context.js';
+import { healthRoutes } from './routes/health.js';
+import { RAW_ROUTES, imageRoutes } from './routes/images.js';
+import { metaRoutes } from './routes/meta.js';
+import { pipelineRoutes } from './routes/pipeline.js';
+import { createUpstreams, upstreamList, type Upstreams } from './upstreams.js';
+import { status } from '@grpc/grpc-js';
+
+export const REQUEST_ID_HEADER = 'x-request-id';
+const VALID_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+export interface Gateway {
+  readonly app: FastifyInstance;
+  readonly upstreams: Upstreams;
+  readonly metrics: GatewayMetrics;
+  readonly config: GatewayConfig;
+}
+
+export interface BuildOptions {
+  readonly logger?: Logger;
+  /** Collect process metrics (off when several gateways share a process). @default true */
+  readonly defaultMetrics?: boolean;
+}
+
+/** Zod validation, except that raw-mode routes let image bodies (Buffers) through to their handler. */
+const validator: FastifySchemaCompiler<ZodType> = (route) => {
+  const validate = validatorCompiler(route);
+  if (route.httpPart !== 'body') return validate;
+  const raw = RAW_ROUTES.has(route.url);
+  return (data) => {
+    if (!Buffer.isBuffer(data)) return validate(data);
+    if (raw) return { value: data };
+    return { error: new GatewayError(status.INVALID_ARGUMENT, `${route.url} takes a JSON body (Content-Type: application/json)`, { httpStatus: 415 }) };
+  };
+};
+
+export async function buildGateway(config: GatewayConfig, options: BuildOptions = {}): Promise<Gateway> {
+  const logger = options.logger ?? createLogger('gateway', config.logLevel);
+  const metrics = new GatewayMetrics({ defaultMetrics: options.defaultMetrics });
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    requestIdLogLabel: 'requestId',
+    requestIdHeader: false,
+    genReqId: (req) => {
+      const given = req.headers[REQUEST_ID_HEADER];
+      return typeof given === 'string' && VALID_REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    bodyLimit: config.maxBodyBytes,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  app.setValidatorCompiler(validator);
+  app.setSerializerCompiler(serializerCompiler);
+  app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) => done(null, body));
+
+  const upstreams = createUpstreams(config, metrics, logger);
+  app.addHook('onClose', async () => {
+    for (const u of upstreamList(upstreams)) u.close();
+  });
+
+  const checkAuth = config.apiKeys ? bearerChecker(config.apiKeys) : undefined;
+  if (!checkAuth) logger.warn('GATEWAY_API_KEYS is not set: /v1/* is open to anyone who can reach this port');
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header(REQUEST_ID_HEADER, request.id);
+    metrics.inFlight.inc();
+    (request as { startedAt?: number }).startedAt = performance.now();
+    if (checkAuth && request.url.startsWith('/v1/') && !request.url.startsWith('/v1/health/')) checkAuth(request.headers.authorization);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.inFlight.dec();
+    const route = request.routeOptions.url ?? 'unmatched';
+    const labels = { route, method: request.method, status: String(reply.statusCode) };
+    const seconds = (performance.now() - ((request as { startedAt?: number }).startedAt ?? performance.now())) / 1000;
+    metrics.requestDuration.observe(labels, seconds);
+    metrics.requests.inc(labels);
+    if (route.startsWith('/v1/')) {
+      request.log.info({ method: request.method, route, status: reply.statusCode, ms: Math.round(seconds * 1e5) / 100 }, 'request done');
+    }
+  });
+
+  app.setErrorHandler((error, request, reply) => {
+    const err = toGatewayError(error);
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.errors.inc({ route, code: err.codeName });
+    const level = err.httpStatus >= 500 ? (err.codeName === 'UNAVAILABLE' || err.codeName === 'DEADLINE_EXCEEDED' ? 'warn' : 'error') : 'info';
+    request.log[level]({ code: err.codeName, status: err.httpStatus, err: err.message }, 'request failed');
+    if (err.options.retryAfterS !== undefined) reply.header('retry-after', String(err.options.retryAfterS));
+    else if (err.httpStatus === 503) reply.header('retry-after', '1');
+    return reply.code(err.httpStatus).type('application/json').send(errorBody(err, String(request.id)));
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const err = new GatewayError(status.NOT_FOUND, `no route ${request.method} ${request.url.split('?')[0]}`);
+    metrics.errors.inc({ route: 'unmatched', code: err.codeName });
+    return reply.code(404).send(errorBody(err, String(request.id)));
+  });
+
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'imageflow gateway',
+        version: '1.0.0',
+        description:
+          'HTTP/JSON in front of the imageflow gRPC services. Every failure answers {"error": {"code", "message", "requestId"}}. ' +
+          'When the gateway has API keys, /v1/* (except /v1/health/*) needs "Authorization: Bearer <key>".',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  });
+
+  const deps: RouteDeps = { config, upstreams, metrics, checkBuckets: bucketChecker(config.allowedBuckets, config.defaultBucket) };
+  healthRoutes(app, deps);
+  imageRoutes(app, deps);
+  pipelineRoutes(app, deps);
+  metaRoutes(app, deps);
+  await app.ready();
+  return { app, upstreams, metrics, config };
+}

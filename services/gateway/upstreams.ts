@@ -1,0 +1,223 @@
+// Persistent gRPC channels to the image services, with a deadline on every call, retries with
+// exponential backoff and jitter on UNAVAILABLE only (calls are idempotent: outputs have
+// deterministic keys), a circuit breaker per service, the request id as metadata, and
+// grpc.health.v1 checks over the same channel.
+import * as grpc from '@grpc/grpc-js';
+import { service as healthServiceDefinition } from 'grpc-health-check';
+import { ResizeServiceClient } from '../shared/gen/imageflow/v1/resize.js';
+import { FilterServiceClient } from '../shared/gen/imageflow/v1/filter.js';
+import { AiDetectionServiceClient } from '../shared/gen/imageflow/v1/ai_detection.js';
+import type { Logger } from '../shared/logger.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { GatewayConfig, UpstreamName } from './config.js';
+import { GatewayError, fromGrpc, isGrpcError, unavailable } from './errors.js';
+import type { GatewayMetrics } from './metrics.js';
+
+export const REQUEST_ID_METADATA = 'x-request-id';
+
+export interface CallContext {
+  readonly requestId: string;
+  /** Absolute deadline (ms since the epoch) for the call, retries included. */
+  readonly deadline: number;
+  /** Aborts the call (the HTTP client went away). */
+  readonly signal?: AbortSignal;
+}
+
+type UnaryMethod<Req, Res> = (
+  request: Req,
+  metadata: grpc.Metadata,
+  options: Partial<grpc.CallOptions>,
+  callback: (err: grpc.ServiceError | null, response: Res) => void,
+) => grpc.ClientUnaryCall;
+
+export type HealthStatus = 'SERVING' | 'NOT_SERVING' | 'UNKNOWN' | 'SERVICE_UNKNOWN' | 'UNREACHABLE' | 'NOT_CONFIGURED';
+
+interface HealthClient extends grpc.Client {
+  check(
+    req: { service: string },
+    metadata: grpc.Metadata,
+    options: Partial<grpc.CallOptions>,
+    cb: (err: grpc.ServiceError | null, res: { status: string | number }) => void,
+  ): grpc.ClientUnaryCall;
+}
+const HealthClientCtor = grpc.makeGenericClientConstructor(
+  healthServiceDefinition as unknown as grpc.ServiceDefinition,
+  'grpc.health.v1.Health',
+) as unknown as new (address: string, creds: grpc.ChannelCredentials, options: Partial<grpc.ClientOptions>) => HealthClient;
+
+const HEALTH_STATUS = ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'] as const;
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener('abort', () => (clearTimeout(timer), resolve()), { once: true });
+  });
+
+export interface UpstreamOptions {
+  readonly name: UpstreamName;
+  readonly endpoint: string;
+  readonly config: GatewayConfig;
+  readonly metrics: GatewayMetrics;
+  readonly logger: Logger;
+}
+
+/** One upstream service: one persistent channel, its breaker, its health check. */
+export class Upstream<C extends grpc.Client> {
+  readonly name: UpstreamName;
+  readonly endpoint: string;
+  readonly client: C;
+  readonly breaker: CircuitBreaker;
+  private readonly health: HealthClient;
+  private readonly config: GatewayConfig;
+  private readonly metrics: GatewayMetrics;
+
+  constructor(Ctor: new (address: string, creds: grpc.ChannelCredentials, options: Partial<grpc.ClientOptions>) => C, options: UpstreamOptions) {
+    this.name = options.name;
+    this.endpoint = options.endpoint;
+    this.config = options.config;
+    this.metrics = options.metrics;
+    const channelOptions: Partial<grpc.ClientOptions> = {
+      'grpc.max_receive_message_length': this.config.grpcMaxMessageBytes,
+      'grpc.max_send_message_length': this.config.grpcMaxMessageBytes,
+      'grpc.keepalive_time_ms': this.config.grpcKeepaliveMs,
+      'grpc.keepalive_timeout_ms': 10_000,
+      'grpc.initial_reconnect_backoff_ms': 100,
+      'grpc.max_reconnect_backoff_ms': this.config.grpcMaxReconnectBackoffMs,
+      // Retries are ours (with the breaker's view of them), not the channel's.
+      'grpc.enable_retries': 0,
+    };
+    this.client = new Ctor(this.endpoint, grpc.credentials.createInsecure(), channelOptions);
+    // The health client shares the channel: /ready checks the connection the calls use.
+    this.health = new HealthClientCtor(this.endpoint, grpc.credentials.createInsecure(), {
+      ...channelOptions,
+      channelOverride: this.client.getChannel() as grpc.Channel,
+    });
+    this.breaker = new CircuitBreaker({
+      failureThreshold: this.config.breaker.failureThreshold,
+      openMs: this.config.breaker.openMs,
+      onStateChange: (state) => {
+        this.metrics.setCircuitState(this.name, state);
+        const log = state === 'open' ? options.logger.warn.bind(options.logger) : options.logger.info.bind(options.logger);
+        log({ upstream: this.name, state }, `circuit ${state}`);
+      },
+    });
+    this.metrics.circuitState.set({ upstream: this.name }, 0);
+  }
+
+  /** One unary call with the deadline, retries and breaker. Failures are GatewayErrors. */
+  async call<Req, Res>(method: string, fn: (client: C) => UnaryMethod<Req, Res>, request: Req, ctx: CallContext): Promise<Res> {
+    const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.retry;
+    const metadata = new grpc.Metadata();
+    metadata.set(REQUEST_ID_METADATA, ctx.requestId);
+    for (let attempt = 1; ; attempt++) {
+      const permit = this.breaker.tryAcquire();
+      if (!permit) {
+        const retryAfterS = Math.max(1, Math.ceil(this.breaker.retryAfterMs() / 1000));
+        throw unavailable(`${this.name} service unavailable: circuit open after repeated failures; retry in ${retryAfterS} s`, retryAfterS);
+      }
+      const started = performance.now();
+      try {
+        const response = await this.once(fn(this.client), request, metadata, ctx);
+        this.observe(method, 'OK', started);
+        permit.success();
+        return response;
+      } catch (err) {
+        if (!isGrpcError(err)) {
+          permit.neutral();
+          throw err;
+        }
+        this.observe(method, grpc.status[err.code] ?? String(err.code), started);
+        const busy = err.code === grpc.status.UNAVAILABLE && /^busy\b/.test(err.details);
+        if (err.code === grpc.status.UNAVAILABLE && !busy) permit.failure();
+        else if (err.code === grpc.status.DEADLINE_EXCEEDED && !ctx.signal?.aborted) permit.failure();
+        else if (err.code === grpc.status.CANCELLED || busy) permit.neutral();
+        else permit.success(); // the service answered: it is up, the request was wrong
+        const delay = Math.min(maxDelayMs, baseDelayMs * 2 ** (attempt - 1));
+        // "Equal jitter": at least half the backoff, so retries of many callers spread out.
+        const wait = delay / 2 + Math.random() * (delay / 2);
+        const retry =
+          err.code === grpc.status.UNAVAILABLE && attempt < maxAttempts && Date.now() + wait < ctx.deadline && !ctx.signal?.aborted;
+        if (!retry) throw fromGrpc(err, this.name);
+        this.metrics.upstreamRetries.inc({ upstream: this.name });
+        await sleep(wait, ctx.signal);
+      }
+    }
+  }
+
+  private once<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, metadata: grpc.Metadata, ctx: CallContext): Promise<Res> {
+    return new Promise<Res>((resolve, reject) => {
+      if (ctx.signal?.aborted) {
+        reject(new GatewayError(grpc.status.CANCELLED, 'the client closed the request'));
+        return;
+      }
+      const call = method.call(this.client, request, metadata, { deadline: new Date(ctx.deadline) }, (err, response) => {
+        ctx.signal?.removeEventListener('abort', cancel);
+        if (err) reject(err);
+        else resolve(response);
+      });
+      const cancel = () => call.cancel();
+      ctx.signal?.addEventListener('abort', cancel, { once: true });
+    });
+  }
+
+  private observe(method: string, code: string, started: number): void {
+    this.metrics.upstreamDuration.observe({ upstream: this.name, method, code }, (performance.now() - started) / 1000);
+  }
+
+  /** grpc.health.v1 Check of the whole server (service ""), over the call channel. */
+  async checkHealth(timeoutMs: number): Promise<HealthStatus> {
+    return new Promise((resolve) => {
+      this.health.check({ service: '' }, new grpc.Metadata(), { deadline: new Date(Date.now() + timeoutMs) }, (err, res) => {
+        if (err) {
+          resolve(err.code === grpc.status.NOT_FOUND ? 'SERVICE_UNKNOWN' : 'UNREACHABLE');
+          return;
+        }
+        const s = typeof res.status === 'number' ? HEALTH_STATUS[res.status] : res.status;
+        resolve((s as HealthStatus | undefined) ?? 'UNKNOWN');
+      });
+    });
+  }
+
+  refreshMetrics(): void {
+    this.metrics.circuitState.set({ upstream: this.name }, { closed: 0, 'half-open': 1, open: 2 }[this.breaker.state]);
+  }
+
+  close(): void {
+    this.health.close();
+    this.client.close();
+  }
+}
+
+export interface Upstreams {
+  readonly resize?: Upstream<ResizeServiceClient>;
+  readonly filter?: Upstream<FilterServiceClient>;
+  readonly detection?: Upstream<AiDetectionServiceClient>;
+}
+
+export function createUpstreams(config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): Upstreams {
+  const make = <C extends grpc.Client>(name: UpstreamName, Ctor: new (a: string, c: grpc.ChannelCredentials, o: Partial<grpc.ClientOptions>) => C) => {
+    const endpoint = config.endpoints[name];
+    return endpoint ? new Upstream(Ctor, { name, endpoint, config, metrics, logger }) : undefined;
+  };
+  return {
+    resize: make('resize', ResizeServiceClient),
+    filter: make('filter', FilterServiceClient),
+    detection: make('detection', AiDetectionServiceClient),
+  };
+}
+
+export const UPSTREAM_NAMES: readonly UpstreamName[] = ['resize', 'filter', 'detection'];
+
+export function upstreamList(upstreams: Upstreams): Array<Upstream<grpc.Client>> {
+  return UPSTREAM_NAMES.map((n) => upstreams[n] as Upstream<grpc.Client> | undefined).filter((u): u is Upstream<grpc.Client> => u !== undefined);
+}
+
+/** The upstream, or a 503 naming the variable that would configure it. */
+export function requireUpstream<K extends UpstreamName>(upstreams: Upstreams, name: K): NonNullable<Upstreams[K]> {
+  const u = upstreams[name];
+  if (!u) {
+    const variable = { resize: 'RESIZE_GRPC_ENDPOINT', filter: 'FILTER_GRPC_ENDPOINT', detection: 'AI_DETECTION_GRPC_ENDPOINT' }[name];
+    throw unavailable(`the ${name} service is not configured on this gateway (set ${variable})`, 60);
+  }
+  return u as NonNullable<Upstreams[K]>;
+}
