@@ -64,15 +64,11 @@ export class DetectionService extends GrpcService {
           : {}),
         ...props.env,
       },
-      mounts: [...modelRegistryMount(scope, id, props.modelRegistry), ...(props.mounts ?? [])],
+      configMapMounts: [
+        ...(props.modelRegistry ? [{ configMapName: props.modelRegistry.configMapName, path: MODEL_REGISTRY_DIR, volumeName: 'model-registry' }] : []),
+        ...(props.configMapMounts ?? []),
+      ],
     });
     this.gpus = gpus;
   }
-}
-
-function modelRegistryMount(scope: Construct, id: string, ref: ModelRegistryRef | undefined) {
-  if (!ref) return [];
-  const cm = kplus.ConfigMap.fromConfigMapName(scope, `${id}ModelRegistry`, ref.configMapName);
-  const volume = kplus.Volume.fromConfigMap(scope, `${id}ModelRegistryVolume`, cm, { name: 'model-registry' });
-  return [{ volume, path: MODEL_REGISTRY_DIR, readOnly: true }];
 }

@@ -19,6 +19,14 @@ export interface ResourceSizing {
   readonly memoryLimitMebibytes?: number;
 }
 
+/** A ConfigMap mounted read-only at `path`. */
+export interface ConfigMapMount {
+  readonly configMapName: string;
+  readonly path: string;
+  /** Name of the pod volume (a DNS-1123 label). */
+  readonly volumeName: string;
+}
+
 export interface GrpcServiceProps {
   /** Name of the Deployment and the Service, e.g. "imageflow-resize". */
   readonly name: string;
@@ -49,6 +57,8 @@ export interface GrpcServiceProps {
   readonly env?: Readonly<Record<string, kplus.EnvValue>>;
   /** Extra read-only mounts. @default none */
   readonly mounts?: readonly WorkloadMount[];
+  /** ConfigMaps mounted read-only as directories. @default none */
+  readonly configMapMounts?: readonly ConfigMapMount[];
   /**
    * How long the server may take to start, in seconds (model loading can be slow).
    * @default 60
@@ -116,7 +126,17 @@ export class GrpcService extends Construct {
         ...tls?.env,
         ...props.env,
       },
-      mounts: [...(tls ? [tls.mount] : []), ...(props.mounts ?? [])],
+      mounts: [
+        ...(tls ? [tls.mount] : []),
+        ...(props.configMapMounts ?? []).map((m) => ({
+          volume: kplus.Volume.fromConfigMap(this, `Volume-${m.volumeName}`, kplus.ConfigMap.fromConfigMapName(this, `ConfigMap-${m.volumeName}`, m.configMapName), {
+            name: m.volumeName,
+          }),
+          path: m.path,
+          readOnly: true,
+        })),
+        ...(props.mounts ?? []),
+      ],
       readiness: probe({ periodSeconds: 10, failureThreshold: 3 }),
       liveness: probe({ periodSeconds: 20, failureThreshold: 3 }),
       startup: probe({ periodSeconds: 5, failureThreshold: Math.ceil(startupSeconds / 5) }),

@@ -104,6 +104,12 @@ export interface HardenedWorkloadProps {
   readonly runAsUser?: number;
   /** @default IfNotPresent (images are pinned to a version tag) */
   readonly imagePullPolicy?: kplus.ImagePullPolicy;
+  /**
+   * Rollout strategy.
+   * @default rolling update, 25% surge / 25% unavailable; with extended resources (GPUs) no surge,
+   * one unavailable, since a surge pod would wait forever for the GPU the old pod holds
+   */
+  readonly strategy?: kplus.DeploymentStrategy;
   /** @default none */
   readonly command?: readonly string[];
   /** @default none */
@@ -144,6 +150,7 @@ export class HardenedWorkload extends Construct {
       // Our own selector instead of cdk8s' construct-address label: stable across refactors.
       select: false,
       replicas,
+      strategy: props.strategy ?? defaultStrategy(props.resources),
       podMetadata: { labels, annotations: metricsAnnotations(props) },
       securityContext: { user: runAs, group: runAs, fsGroup: runAs, ensureNonRoot: true },
       automountServiceAccountToken: false,
@@ -283,6 +290,13 @@ export class HardenedWorkload extends Construct {
       },
     });
   }
+}
+
+function defaultStrategy(resources: WorkloadResources): kplus.DeploymentStrategy {
+  const usesExtended = Object.values(resources.extended ?? {}).some((n) => n > 0);
+  return usesExtended
+    ? kplus.DeploymentStrategy.rollingUpdate({ maxSurge: kplus.PercentOrAbsolute.absolute(0), maxUnavailable: kplus.PercentOrAbsolute.absolute(1) })
+    : kplus.DeploymentStrategy.rollingUpdate();
 }
 
 function metricsAnnotations(props: HardenedWorkloadProps): Record<string, string> | undefined {

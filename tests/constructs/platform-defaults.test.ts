@@ -81,6 +81,9 @@ describe('gRPC services', () => {
     });
     expect(d.spec.template.spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(env(d).TRITON_GRPC_URL).toBe('');
+    // A surge pod would wait forever for the GPU the old pod holds.
+    expect(d.spec.strategy).toEqual({ type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } });
+    expect(s.get('Deployment', 'imageflow-resize').spec.strategy.rollingUpdate).toEqual({ maxSurge: '25%', maxUnavailable: '25%' });
     // Model loading: 36 × 5 s = 3 minutes before the kubelet gives up.
     expect(container(d).startupProbe).toMatchObject({ periodSeconds: 5, failureThreshold: 36 });
   });
