@@ -89,3 +89,60 @@ export const RETRY_ON_TRANSIENT =
  * text, and RETRY_ON_TRANSIENT could no longer tell a 4xx from a 5xx.
  */
 export const SUCCESS_RULE = 'response.statusCode >= 200 && response.statusCode < 300';
+
+// ---- Recognising the forms (for the local runner and the tests) ----
+
+const NAME = `[A-Za-z][A-Za-z0-9_-]*`;
+const TASK = `[a-z0-9][a-z0-9-]*`;
+const STR = `'(?:[^'\\\\]|\\\\.)*'`;
+const NUM = `-?\\d+(?:\\.\\d+)?(?:e-?\\d+)?`;
+const OP = `(?:==|!=|>=|<=|>|<)`;
+const PATH = `(?:\\$\\.output\\.key|\\$\\.detections|\\$\\.steps\\[\\d+\\]\\.detections)`;
+const JSONPATH = `jsonpath\\(tasks\\['${TASK}'\\]\\.outputs\\.result, '${PATH}'\\)`;
+const PRED_PART = `(?:#\\.label in \\[${STR}(?:, ${STR})*\\]|#\\.confidence >= ${NUM})`;
+const PRED = `(?:true|${PRED_PART}(?: && ${PRED_PART})?)`;
+const ATOMS = [
+  `count\\(${JSONPATH}, \\{${PRED}\\}\\) ${OP} \\d+`,
+  `workflow\\.parameters\\['${NAME}'\\] (?:==|!=) ${STR}`,
+  `asFloat\\(workflow\\.parameters\\['${NAME}'\\]\\) ${OP} ${NUM}`,
+].map((a) => new RegExp(a, 'y'));
+
+/** Simple tags the compiler emits (whole tag text). */
+export const SIMPLE_TAG_FORMS: readonly RegExp[] = [
+  new RegExp(`^\\{\\{workflow\\.parameters\\.${NAME}\\}\\}$`),
+  new RegExp(`^\\{\\{inputs\\.parameters\\.(?:body|url|image)\\}\\}$`),
+  /^\{\{item\}\}$/,
+  new RegExp(`^\\{\\{tasks\\.${TASK}\\.outputs\\.(?:result|parameters\\.result)\\}\\}$`),
+  /^\{\{workflow\.(?:name|status)\}\}$/,
+];
+
+/** Whether an expression (the text inside `{{= }}`) is one of the forms above. */
+export function isDocumentedExpression(expr: string): boolean {
+  if (new RegExp(`^${JSONPATH}$`).test(expr)) return true;
+  // Recursive descent over: cond := term ((' && ' | ' || ') term)*; term := '!(' cond ')' | '(' cond ')' | atom
+  let at = 0;
+  const eat = (text: string) => (expr.startsWith(text, at) ? ((at += text.length), true) : false);
+  const atom = () =>
+    ATOMS.some((re) => {
+      re.lastIndex = at;
+      const m = re.exec(expr);
+      if (m) at += m[0].length;
+      return !!m;
+    });
+  const term = (): boolean => (eat('!(') || eat('(') ? cond() && eat(')') : atom());
+  const cond = (): boolean => {
+    if (!term()) return false;
+    while (eat(' && ') || eat(' || ')) if (!term()) return false;
+    return true;
+  };
+  return cond() && at === expr.length;
+}
+
+/** Every `{{…}}` tag in a text (first "}}" ends a tag, as in Argo). */
+export const tagsIn = (text: string): string[] => text.match(/\{\{.*?\}\}/g) ?? [];
+
+/** Whether a whole tag is one the compiler emits. */
+export function isDocumentedTag(tag: string): boolean {
+  if (tag.startsWith('{{=')) return isDocumentedExpression(tag.slice(3, -2));
+  return SIMPLE_TAG_FORMS.some((r) => r.test(tag));
+}

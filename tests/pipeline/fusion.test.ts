@@ -76,7 +76,7 @@ describe('fusion', () => {
   });
 
   describe.each(pipelines.map((p) => [p.name, p] as const))('%s run with fusion on and off', (_name, pipeline) => {
-    const parameters =
+    const parameters: Record<string, string> =
       pipeline === batchThumbnails ? { images: '["in/people-1.jpg","in/cat.png","in/people-2.jpg"]' } : { image: 'in/people.jpg' };
 
     it('stores the same objects and finds the same detections', () => {
