@@ -10,6 +10,9 @@ import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { toServiceError } from './errors.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
+import { serviceMetrics } from './metrics.js';
+import { SpanKind, activeTraceId, contextFromMetadata, failSpan, tracer } from './tracing.js';
+import { context as otelContext, trace } from '@opentelemetry/api';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -120,7 +123,8 @@ export interface UnaryOptions {
 
 /**
  * Adapts an async handler to grpc-js: request id from metadata (or a new one), one log line per
- * call, errors mapped to status codes, concurrency bounded by the limiter.
+ * call, errors mapped to status codes, concurrency bounded by the limiter, a server span in the
+ * caller's trace (W3C context from metadata) and Prometheus duration/count/in-flight series.
  */
 export function unary<Req, Res>(
   method: string,
@@ -129,8 +133,22 @@ export function unary<Req, Res>(
 ): grpc.handleUnaryCall<Req, Res> {
   return (call, callback) => {
     const started = performance.now();
+    // '/imageflow.v1.ResizeService/Resize' names the span and the metric series.
+    const path = typeof call.getPath === 'function' ? call.getPath() : `/${method}`;
+    const fullMethod = path.replace(/^\//, '') || method;
+    const metrics = serviceMetrics();
+    metrics.inFlight.inc({ method: fullMethod });
     const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
-    const logger = options.logger.child({ requestId, method });
+    const parent = contextFromMetadata(call.metadata, otelContext.active());
+    const [rpcService, rpcMethod] = fullMethod.includes('/') ? fullMethod.split('/', 2) : ['', fullMethod];
+    const span = tracer().startSpan(
+      fullMethod,
+      { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpcService, 'rpc.method': rpcMethod, 'imageflow.request_id': requestId } },
+      parent,
+    );
+    const spanContext = trace.setSpan(parent, span);
+    const traceId = activeTraceId(spanContext);
+    const logger = options.logger.child(traceId ? { requestId, method, traceId } : { requestId, method });
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     const ctx: CallContext = {
@@ -139,20 +157,44 @@ export function unary<Req, Res>(
       metadata: call.metadata,
       remainingMs: () => (Number.isFinite(deadlineMs) && deadlineMs > 0 ? deadlineMs - Date.now() : Infinity),
     };
+    const finish = (code: grpc.status) => {
+      const name = grpc.status[code] ?? String(code);
+      const seconds = (performance.now() - started) / 1000;
+      metrics.inFlight.dec({ method: fullMethod });
+      metrics.calls.inc({ method: fullMethod, code: name });
+      metrics.callDuration.observe({ method: fullMethod, code: name }, seconds);
+      span.setAttribute('rpc.grpc.status_code', code);
+      span.end();
+    };
     const run = () => handler(call.request, ctx);
-    (options.limiter ? options.limiter.run(run) : run()).then(
+    // The handler (and the storage/inference calls it makes) runs inside the server span.
+    otelContext.with(spanContext, () => (options.limiter ? options.limiter.run(run) : run())).then(
       (response) => {
         logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
+        finish(grpc.status.OK);
         callback(null, response);
       },
       (err: unknown) => {
         const se = toServiceError(err);
         const level = se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN ? 'error' : 'warn';
         logger[level]({ code: grpc.status[se.code], ms: round(performance.now() - started), err: se.message }, 'call failed');
+        // Server-side errors only: a caller's bad input is not this service failing.
+        if (SERVER_FAULTS.has(se.code)) failSpan(span, se);
+        else span.setAttribute('imageflow.error', se.message);
+        finish(se.code);
         callback(se.toGrpc() as grpc.ServiceError);
       },
     );
   };
 }
+
+const SERVER_FAULTS = new Set([
+  grpc.status.UNKNOWN,
+  grpc.status.DEADLINE_EXCEEDED,
+  grpc.status.UNIMPLEMENTED,
+  grpc.status.INTERNAL,
+  grpc.status.UNAVAILABLE,
+  grpc.status.DATA_LOSS,
+]);
 
 const round = (ms: number) => Math.round(ms * 100) / 100;

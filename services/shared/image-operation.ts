@@ -5,6 +5,8 @@ import type { ImageSource, OutputImage, OutputSpec, Timings } from './gen/imagef
 import { imageError } from './errors.js';
 import { encodeAs, openImage, readHeader, type DecodedHeader } from './image-codec.js';
 import { type ImageContext, deliver, findReusable, loadSource, planOutput } from './image-io.js';
+import { serviceMetrics } from './metrics.js';
+import { withSpan } from './tracing.js';
 
 export interface ImageOperation {
   /** Names the operation in derived keys (resize, filter, ...). */
@@ -26,16 +28,21 @@ export async function runImageOperation(ctx: ImageContext, operation: ImageOpera
   const plan = planOutput(ctx, operation.output, src, operation.op, operation.params, header.format);
   const reused = await findReusable(ctx, plan, src);
   if (reused) {
+    serviceMetrics().recordImage(operation.op, src.data.length, 0);
     return { output: reused, timings: timings(started, { readMs: src.readMs, decodeMs }) };
   }
   const t1 = performance.now();
-  let encoded: { data: Buffer; info: OutputInfo };
-  try {
-    const image = await operation.transform(src.data, header);
-    encoded = await encodeAs(image, plan.format, plan.quality).toBuffer({ resolveWithObject: true });
-  } catch (err) {
-    throw imageError(err);
-  }
+  const encoded = await withSpan(`image ${operation.op}`, { attributes: { 'imageflow.format': plan.format } }, async (span) => {
+    try {
+      const image = await operation.transform(src.data, header);
+      const result: { data: Buffer; info: OutputInfo } = await encodeAs(image, plan.format, plan.quality).toBuffer({ resolveWithObject: true });
+      span.setAttributes({ 'imageflow.bytes_in': src.data.length, 'imageflow.bytes_out': result.data.length });
+      return result;
+    } catch (err) {
+      throw imageError(err);
+    }
+  });
+  serviceMetrics().recordImage(operation.op, src.data.length, encoded.data.length);
   const processMs = performance.now() - t1;
   const { output, writeMs } = await deliver(ctx, plan, src, {
     data: encoded.data,

@@ -2,13 +2,16 @@
 // settings, the gRPC server and signal handling. Each services/<name>/main.ts is a few lines.
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { ConfigError, envBool, envInt, envOptionalString, parseEnv, serviceEnvShape } from './config.js';
+import { ConfigError, envBool, envInt, envOptionalString, envPort, parseEnv, serviceEnvShape } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Storage } from './storage.js';
 import { configureSharp } from './image-codec.js';
 import type { ImageContext } from './image-io.js';
 import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
 import { Limiter } from './limiter.js';
+import { initServiceMetrics } from './metrics.js';
+import { startMetricsServer } from './metrics-server.js';
+import { initTracing, type Tracing } from './tracing.js';
 
 export const imageServiceEnvShape = {
   ...serviceEnvShape,
@@ -22,6 +25,8 @@ export const imageServiceEnvShape = {
   GRPC_TLS_CERT_FILE: envOptionalString(),
   GRPC_TLS_KEY_FILE: envOptionalString(),
   GRPC_TLS_CA_FILE: envOptionalString(),
+  /** Prometheus /metrics on this port (same host as gRPC); 0 picks a free one. */
+  METRICS_PORT: envPort(9464),
 };
 export const ImageServiceEnv = z.object(imageServiceEnvShape);
 export type ImageServiceEnv = z.infer<typeof ImageServiceEnv>;
@@ -78,12 +83,15 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
   let parsed: ImageServiceEnv;
   let images: ImageContext;
   let tls: TlsFiles | undefined;
+  let tracing: Tracing;
   try {
     parsed = parseEnv(ImageServiceEnv, env);
     images = imageContextFromEnv(parsed);
     tls = tlsFromEnv(parsed);
+    // Before anything that makes spans; off unless OTEL_* ask for an exporter.
+    tracing = initTracing(spec.name, { env });
   } catch (err) {
-    if (err instanceof ConfigError) {
+    if (err instanceof ConfigError || (err instanceof Error && /^OTEL_/.test(err.message))) {
       process.stderr.write(`${spec.name}: ${err.message}\n`);
       process.exit(1);
     }
@@ -91,6 +99,8 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
   }
   configureSharp({ concurrency: parsed.SHARP_CONCURRENCY || undefined, cacheMemoryMb: parsed.SHARP_CACHE_MB });
   const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS);
+  const metrics = initServiceMetrics(spec.name);
+  metrics.trackLimiter(limiter);
   const built = await spec.create({ env: parsed, logger, images, limiter });
   const host = await GrpcServerHost.start({
     name: spec.name,
@@ -110,7 +120,11 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     },
     (err: unknown) => logger.error({ err: (err as Error).message }, 'not ready: start-up failed'),
   );
-  logger.info({ port: host.port, storage: images.storage?.endpoint ?? 'none', tls: Boolean(tls) }, `${spec.name} listening`);
+  const metricsServer = await startMetricsServer({ host: parsed.GRPC_HOST, port: parsed.METRICS_PORT, registry: metrics.registry, logger });
+  logger.info(
+    { port: host.port, metricsPort: metricsServer.port, storage: images.storage?.endpoint ?? 'none', tls: Boolean(tls), tracing: tracing.enabled },
+    `${spec.name} listening`,
+  );
   // One line on stdout that launchers (npm run dev, tests) wait for.
   process.stdout.write(`READY ${spec.name} ${host.port}\n`);
   const stop = (signal: string) => {
@@ -118,6 +132,10 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     host
       .drain(parsed.SHUTDOWN_GRACE_MS)
       .then(() => built.close?.())
+      // Metrics stay up while draining (a scrape then shows the drain); spans are flushed last.
+      .then(() => metricsServer.close())
+      .then(() => tracing.shutdown())
+      .catch((err: unknown) => logger.error({ err: (err as Error).message }, 'shutdown step failed'))
       .finally(() => process.exit(0));
   };
   process.once('SIGTERM', () => stop('SIGTERM'));

@@ -6,6 +6,8 @@ import https from 'node:https';
 import * as Minio from 'minio';
 import type { Readable } from 'node:stream';
 import { Code, ServiceError, isNetworkError, notFound, resourceExhausted, unavailable } from './errors.js';
+import { serviceMetrics } from './metrics.js';
+import { SpanKind, withSpan } from './tracing.js';
 
 export interface ObjectLocation {
   readonly bucket: string;
@@ -147,20 +149,30 @@ export class Storage {
 
   /** Runs one storage call under a deadline and maps its failure to a status code. */
   private async call<T>(what: string, loc: ObjectLocation, fn: () => Promise<T>): Promise<T> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(unavailable(`storage at ${this.endpoint} did not answer within ${this.timeoutMs} ms (${what})`)),
-        this.timeoutMs,
-      );
+    // Each storage call is a client span under the active gRPC call and a timed metric series.
+    const operation = what.split(' ', 1)[0];
+    const end = serviceMetrics().storageDuration.startTimer({ operation });
+    const attributes = { 'aws.s3.bucket': loc.bucket, 'aws.s3.key': loc.key, 'server.address': this.endpoint };
+    return withSpan(`s3 ${operation}`, { kind: SpanKind.CLIENT, attributes }, async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(unavailable(`storage at ${this.endpoint} did not answer within ${this.timeoutMs} ms (${what})`)),
+          this.timeoutMs,
+        );
+      });
+      try {
+        const result = await Promise.race([fn(), deadline]);
+        end({ outcome: 'ok' });
+        return result;
+      } catch (err) {
+        const mapped = mapStorageError(err, what, loc, this.endpoint);
+        end({ outcome: Code[mapped.code] ?? String(mapped.code) });
+        throw mapped;
+      } finally {
+        clearTimeout(timer);
+      }
     });
-    try {
-      return await Promise.race([fn(), deadline]);
-    } catch (err) {
-      throw mapStorageError(err, what, loc, this.endpoint);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 }
 

@@ -1,0 +1,119 @@
+// OpenTelemetry tracing for every process. Off unless the standard OTEL_* variables ask for an
+// exporter (then spans go out over OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_* as usual). W3C
+// trace context travels in gRPC metadata (`traceparent`), so one trace runs from the gateway's
+// HTTP request through the service call into storage and inference.
+import { context, propagation, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import {
+  BatchSpanProcessor,
+  ConsoleSpanExporter,
+  NodeTracerProvider,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from '@opentelemetry/sdk-trace-node';
+import type { Metadata } from '@grpc/grpc-js';
+
+export { SpanKind };
+
+const TRACER = 'imageflow';
+export const tracer = () => trace.getTracer(TRACER);
+
+export type ExporterKind = 'otlp' | 'console' | 'none';
+
+/**
+ * What the standard variables ask for: OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
+ * tracing off; OTEL_TRACES_EXPORTER=otlp|console pick an exporter; unset, an OTLP endpoint
+ * (OTEL_EXPORTER_OTLP_ENDPOINT or ..._TRACES_ENDPOINT) turns OTLP on. Nothing set: off.
+ */
+export function exporterKindFromEnv(env: NodeJS.ProcessEnv = process.env): ExporterKind {
+  if (env.OTEL_SDK_DISABLED?.toLowerCase() === 'true') return 'none';
+  const asked = env.OTEL_TRACES_EXPORTER?.split(',')[0]?.trim().toLowerCase();
+  if (asked === 'otlp' || asked === 'console' || asked === 'none') return asked;
+  if (asked) throw new Error(`OTEL_TRACES_EXPORTER=${JSON.stringify(asked)} is not supported; use otlp, console or none`);
+  return env.OTEL_EXPORTER_OTLP_ENDPOINT || env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ? 'otlp' : 'none';
+}
+
+export interface Tracing {
+  readonly enabled: boolean;
+  /** Flushes pending spans and stops exporting; call on shutdown. */
+  shutdown(): Promise<void>;
+}
+
+export interface TracingOptions {
+  readonly env?: NodeJS.ProcessEnv;
+  /** Export to this exporter, span by span (tests: an InMemorySpanExporter). Overrides the env. */
+  readonly exporter?: SpanExporter;
+}
+
+/** Registers the global tracer provider, propagator and async context for this process. */
+export function initTracing(serviceName: string, options: TracingOptions = {}): Tracing {
+  const env = options.env ?? process.env;
+  let processor: SpanProcessor;
+  if (options.exporter) {
+    processor = new SimpleSpanProcessor(options.exporter);
+  } else {
+    const kind = exporterKindFromEnv(env);
+    if (kind === 'none') return { enabled: false, shutdown: async () => {} };
+    // Batch size, delay and queue come from OTEL_BSP_* inside the processor.
+    processor = new BatchSpanProcessor(kind === 'otlp' ? new OTLPTraceExporter() : new ConsoleSpanExporter());
+  }
+  const provider = new NodeTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': env.OTEL_SERVICE_NAME || `imageflow-${serviceName}` }),
+    spanProcessors: [processor],
+  });
+  // W3C traceparent/tracestate + baggage propagator and the AsyncLocalStorage context manager.
+  provider.register();
+  return { enabled: true, shutdown: () => provider.shutdown() };
+}
+
+const metadataGetter = {
+  keys: (carrier: Metadata) => Object.keys(carrier.getMap()),
+  get: (carrier: Metadata, key: string) => {
+    const values = carrier.get(key).map(String);
+    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
+  },
+};
+const metadataSetter = { set: (carrier: Metadata, key: string, value: string) => carrier.set(key, value) };
+
+/** The caller's trace context from incoming gRPC metadata (the active context when absent). */
+export function contextFromMetadata(metadata: Metadata, parent: Context = context.active()): Context {
+  return propagation.extract(parent, metadata, metadataGetter);
+}
+
+/** Writes the active trace context into outgoing gRPC metadata (a no-op when tracing is off). */
+export function injectTraceContext(metadata: Metadata, ctx: Context = context.active()): Metadata {
+  propagation.inject(ctx, metadata, metadataSetter);
+  return metadata;
+}
+
+/** Runs fn in a child span of the active one; a thrown error marks the span failed. */
+export async function withSpan<T>(
+  name: string,
+  options: { kind?: SpanKind; attributes?: Attributes },
+  fn: (span: Span) => Promise<T>,
+): Promise<T> {
+  return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, async (span) => {
+    try {
+      return await fn(span);
+    } catch (err) {
+      failSpan(span, err);
+      throw err;
+    } finally {
+      span.end();
+    }
+  });
+}
+
+export function failSpan(span: Span, err: unknown): void {
+  const message = err instanceof Error ? err.message : String(err);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  if (err instanceof Error) span.recordException(err);
+}
+
+/** The trace id of the active span, for log lines; undefined when nothing is recorded. */
+export function activeTraceId(ctx: Context = context.active()): string | undefined {
+  const span = trace.getSpan(ctx);
+  return span?.isRecording() ? span.spanContext().traceId : undefined;
+}
