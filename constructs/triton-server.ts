@@ -117,7 +117,12 @@ export class TritonServer extends Construct {
         extended: gpus > 0 ? { 'nvidia.com/gpu': gpus } : undefined,
       },
       env: {
-        ...(repo.needsS3Credentials ? props.config.s3CredentialEnv('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY') : {}),
+        ...(repo.needsS3Credentials
+          ? {
+              ...props.config.s3CredentialEnv('AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY'),
+              AWS_DEFAULT_REGION: kplus.EnvValue.fromConfigMap(props.config.configMap, 'MINIO_REGION'),
+            }
+          : {}),
         HOME: kplus.EnvValue.fromValue('/tmp'),
       },
       mounts,

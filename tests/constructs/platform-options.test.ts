@@ -97,6 +97,7 @@ describe('detection with in-cluster Triton', () => {
     expect(c.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: 8000, scheme: 'HTTP' });
     expect(c.resources.limits['nvidia.com/gpu']).toBe(1);
     expect(env(t).AWS_ACCESS_KEY_ID).toEqual({ secretKeyRef: { name: 'imageflow-s3-credentials', key: 'accessKey' } });
+    expect(env(t).AWS_DEFAULT_REGION).toEqual({ configMapKeyRef: { name: 'imageflow-config', key: 'MINIO_REGION' } });
   });
   it('lets only detection reach Triton', () => {
     expect(s.get('NetworkPolicy', 'imageflow-triton-ingress').spec.ingress[0].from).toEqual([
