@@ -224,7 +224,7 @@ class WorkflowExecution {
           const ref = `${h.valueFrom.secretKeyRef.name}/${h.valueFrom.secretKeyRef.key}`;
           const secret = this.options.secrets?.[ref];
           if (secret === undefined)
-            throw new RunInputError(`${at}.http.headers[${i}] reads secret ${ref}; pass it with --secret ${ref}=VALUE (or IMAGEFLOW_SECRET_${envName(ref)})`);
+            throw new RunInputError(`${at}.http.headers[${i}] reads secret ${ref}; pass it with --secret ${ref}=VALUE`);
           headers[h.name] = secret;
         } else headers[h.name] = substitute(h.value ?? '', scope, `${at}.http.headers[${i}].value`);
       }
@@ -438,8 +438,6 @@ function parseMaybeJson(text: string): unknown {
     return text;
   }
 }
-
-const envName = (ref: string) => ref.toUpperCase().replace(/[^A-Z0-9]/g, '_');
 
 /** Runs the WorkflowTemplate (or Workflow with an inline spec) and resolves when it has finished. */
 export async function runWorkflow(template: WorkflowTemplateObject, options: RunOptions = {}): Promise<WorkflowRun> {
