@@ -1,0 +1,133 @@
+// An in-process stand-in for NVIDIA Triton, speaking the same KServe v2 GRPCInferenceService
+// (our proto/inference subset). It checks every ModelInfer request the way Triton would (model,
+// tensor name, datatype, shape, byte length) and answers with a hand-built YOLOv8 output.
+import * as grpc from '@grpc/grpc-js';
+import {
+  GRPCInferenceServiceService,
+  type GRPCInferenceServiceServer,
+  type ModelInferRequest,
+  type ModelInferResponse,
+} from '../../services/shared/gen/inference/grpc_service.js';
+import { freePort } from '../support/s3.js';
+
+export const YOLO_CLASSES = 80;
+export const YOLO_ANCHORS = 8400;
+
+/** A YOLOv8 box in letterboxed input pixels, with one class score. */
+export interface YoloBox {
+  readonly cx: number;
+  readonly cy: number;
+  readonly w: number;
+  readonly h: number;
+  readonly classId: number;
+  readonly score: number;
+}
+
+/** [1, 84, 8400] channel-major, every anchor zero except the given ones. */
+export function yoloOutput(boxes: readonly YoloBox[]): Float32Array {
+  const out = new Float32Array((4 + YOLO_CLASSES) * YOLO_ANCHORS);
+  boxes.forEach((b, i) => {
+    const anchor = 100 + i * 37; // spread over the anchors, not just the first ones
+    [b.cx, b.cy, b.w, b.h].forEach((v, c) => (out[c * YOLO_ANCHORS + anchor] = v));
+    out[(4 + b.classId) * YOLO_ANCHORS + anchor] = b.score;
+  });
+  return out;
+}
+
+export interface FakeTriton {
+  readonly port: number;
+  readonly url: string;
+  /** Every ModelInfer request received, in order. */
+  readonly requests: ModelInferRequest[];
+  /** What ModelReady answers (and whether ModelInfer runs). */
+  ready: boolean;
+  /** The output answered to valid requests. */
+  output: { data: Float32Array; shape: number[] };
+  /** The next ModelInfer fails with this status. */
+  failNext?: { code: grpc.status; details: string };
+  stop(): Promise<void>;
+  /** Starts again on the same port. */
+  start(): Promise<void>;
+}
+
+export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
+  const port = await freePort();
+  let server: grpc.Server | undefined;
+  const fake: FakeTriton = {
+    port,
+    url: `127.0.0.1:${port}`,
+    requests: [],
+    ready: true,
+    output: { data: yoloOutput([]), shape: [1, 4 + YOLO_CLASSES, YOLO_ANCHORS] },
+    stop: async () => {
+      server?.forceShutdown();
+      server = undefined;
+    },
+    start: async () => {
+      // Triton accepts large tensors; grpc-js' default 4 MiB would refuse a 640x640 FP32 input.
+      server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
+      server.addService(GRPCInferenceServiceService, implementation(fake, model));
+      await new Promise<void>((resolve, reject) =>
+        server!.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      );
+    },
+  };
+  await fake.start();
+  return fake;
+}
+
+function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceServer {
+  const fail = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
+  return {
+    serverLive: (_call, cb) => cb(null, { live: true }),
+    serverReady: (_call, cb) => cb(null, { ready: fake.ready }),
+    modelReady: (call, cb) => {
+      if (call.request.name !== model) return cb(fail(grpc.status.NOT_FOUND, `Request for unknown model: '${call.request.name}' is not found`));
+      cb(null, { ready: fake.ready });
+    },
+    modelMetadata: (_call, cb) =>
+      cb(null, {
+        name: model,
+        versions: ['1'],
+        platform: 'onnxruntime_onnx',
+        inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }],
+        outputs: [{ name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] }],
+      }),
+    modelInfer: (call, cb) => {
+      const req = call.request;
+      fake.requests.push(req);
+      if (fake.failNext) {
+        const { code, details } = fake.failNext;
+        fake.failNext = undefined;
+        return cb(fail(code, details));
+      }
+      if (req.modelName !== model) return cb(fail(grpc.status.NOT_FOUND, `Request for unknown model: '${req.modelName}' is not found`));
+      if (!fake.ready) return cb(fail(grpc.status.UNAVAILABLE, `Request for unknown model: '${model}' has no available versions`));
+      const problem = checkRequest(req);
+      if (problem) return cb(fail(grpc.status.INVALID_ARGUMENT, problem));
+      const bytes = Buffer.from(fake.output.data.buffer, fake.output.data.byteOffset, fake.output.data.byteLength);
+      const response: ModelInferResponse = {
+        modelName: model,
+        modelVersion: '1',
+        id: req.id,
+        parameters: {},
+        outputs: [{ name: 'output0', datatype: 'FP32', shape: fake.output.shape, parameters: {} }],
+        rawOutputContents: [bytes],
+      };
+      cb(null, response);
+    },
+  };
+}
+
+/** What Triton would reject about a request for a YOLOv8 ONNX model; undefined when valid. */
+function checkRequest(req: ModelInferRequest): string | undefined {
+  if (req.inputs.length !== 1) return `expected 1 input, got ${req.inputs.length}`;
+  const input = req.inputs[0];
+  if (input.name !== 'images') return `unexpected inference input '${input.name}'`;
+  if (input.datatype !== 'FP32') return `input 'images' datatype ${input.datatype}, expected FP32`;
+  if (input.shape.join(',') !== '1,3,640,640') return `input 'images' shape [${input.shape.join(',')}], expected [1,3,640,640]`;
+  if (req.rawInputContents.length !== 1) return `expected raw_input_contents for 1 input, got ${req.rawInputContents.length}`;
+  if (req.rawInputContents[0].length !== 3 * 640 * 640 * 4) return `input 'images' has ${req.rawInputContents[0].length} bytes, expected ${3 * 640 * 640 * 4}`;
+  if (req.outputs.length && !req.outputs.some((o) => o.name === 'output0')) return `unknown output requested: ${req.outputs.map((o) => o.name).join(',')}`;
+  return undefined;
+}
