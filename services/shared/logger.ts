@@ -10,7 +10,17 @@ export function createLogger(service: string, level: string = process.env.LOG_LE
     base: { service },
     // Credentials must never reach a log line, whatever object a caller passes.
     redact: {
-      paths: ['authorization', 'headers.authorization', '*.authorization', 'secretKey', '*.secretKey', 'accessKey', '*.accessKey'],
+      paths: [
+        'authorization',
+        '*.authorization',
+        '*.headers.authorization',
+        'headers["x-api-key"]',
+        '*.headers["x-api-key"]',
+        'cookie',
+        '*.cookie',
+        '*.headers.cookie',
+        ...['secretKey', 'accessKey', 'sessionToken', 'apiKey', 'apiKeys', 'token', 'password'].flatMap((k) => [k, `*.${k}`]),
+      ],
       censor: '[redacted]',
     },
   });

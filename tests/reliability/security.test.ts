@@ -1,0 +1,144 @@
+// mTLS between callers and the gRPC services (certificates made here with openssl), and no
+// secret in any log line a request produces.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as grpc from '@grpc/grpc-js';
+import { OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js';
+import { ResizeServiceClient, type ResizeRequest } from '../../services/shared/gen/imageflow/v1/resize.js';
+import { spawnService, type ServiceProcess } from '../../services/local-stack/launcher.js';
+import { createLogger } from '../../services/shared/logger.js';
+import { makePhoto } from '../support/images.js';
+import { startTestS3, type TestS3 } from '../support/s3.js';
+import { codeOf, startService } from '../support/services.js';
+import { makeTestPki, type TestPki } from './support/certs.js';
+
+let s3: TestS3;
+let pki: TestPki;
+let tlsService: ServiceProcess;
+let photo: Buffer;
+
+beforeAll(async () => {
+  pki = makeTestPki();
+  s3 = await startTestS3();
+  photo = await makePhoto(64, 48);
+  await s3.storage.write({ bucket: 'imageflow', key: 'sec/in.jpg' }, photo, 'image/jpeg');
+  tlsService = await startService('resize', {
+    ...s3.env,
+    METRICS_PORT: '0',
+    GRPC_TLS_CERT_FILE: pki.serverCert,
+    GRPC_TLS_KEY_FILE: pki.serverKey,
+    GRPC_TLS_CA_FILE: pki.caCert,
+  });
+});
+
+afterAll(async () => {
+  await tlsService?.stop();
+  await s3?.stop();
+});
+
+const inline = (): ResizeRequest => ({
+  source: { data: photo },
+  width: 32,
+  fit: 0,
+  withoutEnlargement: false,
+  background: '',
+  output: { delivery: OutputDelivery.OUTPUT_DELIVERY_INLINE, bucket: '', key: '', format: 0, quality: 0, reuseExisting: false },
+});
+
+/** One call on a fresh channel with these credentials; the status code name. */
+async function codeWith(creds: grpc.ChannelCredentials, port: number): Promise<string> {
+  const client = new ResizeServiceClient(`127.0.0.1:${port}`, creds, { 'grpc.initial_reconnect_backoff_ms': 100 });
+  try {
+    return await new Promise<string>((resolve) =>
+      client.resize(inline(), new grpc.Metadata(), { deadline: Date.now() + 5_000 }, (err) => resolve(err ? grpc.status[err.code] : 'OK')),
+    );
+  } finally {
+    client.close();
+  }
+}
+
+describe('mTLS (GRPC_TLS_CERT_FILE / KEY_FILE / CA_FILE)', () => {
+  it('refuses a plaintext client', async () => {
+    const started = Date.now();
+    expect(await codeWith(grpc.credentials.createInsecure(), tlsService.port)).toBe('UNAVAILABLE');
+    expect(Date.now() - started).toBeLessThan(6_000);
+  });
+
+  it('refuses a TLS client without a certificate, and one whose certificate another CA signed', async () => {
+    expect(await codeWith(grpc.credentials.createSsl(pki.read(pki.caCert)), tlsService.port)).toBe('UNAVAILABLE');
+    const stranger = grpc.credentials.createSsl(pki.read(pki.caCert), pki.read(pki.strangerKey), pki.read(pki.strangerCert));
+    expect(await codeWith(stranger, tlsService.port)).toBe('UNAVAILABLE');
+  });
+
+  it('accepts a client with a certificate signed by the CA', async () => {
+    const good = grpc.credentials.createSsl(pki.read(pki.caCert), pki.read(pki.clientKey), pki.read(pki.clientCert));
+    expect(await codeWith(good, tlsService.port)).toBe('OK');
+  });
+
+  it('a client that does not trust the server certificate is refused too', async () => {
+    const wrongTrust = grpc.credentials.createSsl(pki.read(pki.strangerCert), pki.read(pki.clientKey), pki.read(pki.clientCert));
+    expect(await codeWith(wrongTrust, tlsService.port)).toBe('UNAVAILABLE');
+  });
+});
+
+describe('no secret in logs', () => {
+  it('request log lines carry no token, API key, cookie or S3 credential', async () => {
+    const secret = 'SECRET-storage-key-5f1e2d';
+    const token = 'tok-live-9a8b7c6d5e4f';
+    const lines: string[] = [];
+    // A wrong secret makes storage refuse: the error path, where credentials would most likely leak.
+    const svc = await spawnService('resize', {
+      env: { ...s3.env, MINIO_SECRET_KEY: secret, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', METRICS_PORT: '0', LOG_LEVEL: 'debug' },
+      onLine: (_name, line) => lines.push(line),
+    });
+    const client = new ResizeServiceClient(`127.0.0.1:${svc.port}`, grpc.credentials.createInsecure());
+    try {
+      const md = new grpc.Metadata();
+      md.set('authorization', `Bearer ${token}`);
+      md.set('x-api-key', token);
+      md.set('cookie', `session=${token}`);
+      md.set('x-request-id', 'redaction-test-1');
+      const codes: string[] = [];
+      for (const req of [inline(), { ...inline(), source: { object: { bucket: 'imageflow', key: 'sec/in.jpg' } } }]) {
+        codes.push(
+          await new Promise<string>((resolve) =>
+            client.resize(req, md, { deadline: Date.now() + 10_000 }, (err) => resolve(err ? grpc.status[err.code] : 'OK')),
+          ),
+        );
+      }
+      expect(codes).toEqual(['OK', 'PERMISSION_DENIED']);
+    } finally {
+      client.close();
+      await svc.stop();
+    }
+    const requestLines = lines.filter((l) => l.includes('redaction-test-1'));
+    expect(requestLines.length).toBeGreaterThanOrEqual(2);
+    expect(requestLines.join('\n')).toMatch(/check MINIO_ACCESS_KEY\/MINIO_SECRET_KEY/);
+    for (const line of lines) {
+      expect(line).not.toContain(secret);
+      expect(line).not.toContain(token);
+    }
+  });
+
+  it('the logger censors credential fields whatever object a caller logs', () => {
+    const chunks: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    (process.stdout as { write: unknown }).write = (c: string | Uint8Array) => (chunks.push(String(c)), true);
+    try {
+      createLogger('test').info(
+        {
+          headers: { authorization: 'Bearer A-1', 'x-api-key': 'K-1', cookie: 'C-1' },
+          req: { headers: { authorization: 'Bearer A-2' } },
+          config: { secretKey: 'S-1', accessKey: 'AK-1', apiKeys: ['K-2'] },
+          secretKey: 'S-2',
+          token: 'T-1',
+        },
+        'probe',
+      );
+    } finally {
+      (process.stdout as { write: unknown }).write = write;
+    }
+    const out = chunks.join('');
+    expect(out).toContain('probe');
+    for (const s of ['A-1', 'K-1', 'C-1', 'A-2', 'S-1', 'AK-1', 'K-2', 'S-2', 'T-1']) expect(out).not.toContain(s);
+  });
+});
