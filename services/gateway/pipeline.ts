@@ -8,6 +8,10 @@
 //   photos/cat.jpg → derived/photos/cat/resize-<h1>.jpg → derived/photos/cat/resize-<h1>/filter-<h2>.jpg
 // The gateway derives each intermediate key with deriveOutputKey from the same canonical
 // parameters the services use (services/shared/operation-params.ts), without storing it.
+// One exception: detection's canonical parameters depend on its model registry, so the image a
+// detect step with drawBoxes annotates is stored first (under its derived key) and the detect
+// step reads it as an object: the detection service then names the annotated image and its
+// sidecar exactly as in the unfused chain.
 import { ImageFormat, OutputDelivery, type ImageSource, type OutputImage, type OutputSpec } from '../shared/gen/imageflow/v1/common.js';
 import type { DetectResponse as DetectMessageResponse } from '../shared/gen/imageflow/v1/ai_detection.js';
 import type { Detection, PipelineRequest, PipelineResponse, PipelineStep } from '../shared/http-api.js';
@@ -42,7 +46,15 @@ type Current =
   /** The pipeline's inline input. */
   | { readonly kind: 'inline'; readonly data: Buffer; readonly bucket: string }
   /** A step's result, in memory; `key` is where the unfused chain would have stored it. */
-  | { readonly kind: 'memory'; readonly data: Buffer; readonly format: FormatName; readonly bucket: string; readonly key: string };
+  | {
+      readonly kind: 'memory';
+      readonly data: Buffer;
+      readonly format: FormatName;
+      readonly bucket: string;
+      readonly key: string;
+      /** Written to storage at bucket/key (for a following detect step with drawBoxes). */
+      readonly stored: boolean;
+    };
 
 type Planned =
   | { readonly step: Extract<PipelineStep, { op: 'resize' }>; readonly params: ResizeParams }
@@ -63,8 +75,11 @@ function keySource(cur: Current): KeySource {
   }
 }
 
-const sourceOf = (cur: Current): ImageSource =>
-  cur.kind === 'object' ? { object: { bucket: cur.bucket, key: cur.key } } : { data: cur.data };
+/** Images in memory travel inline, unless `preferObject` and they are also stored. */
+const sourceOf = (cur: Current, preferObject = false): ImageSource =>
+  cur.kind === 'object' || (preferObject && cur.kind === 'memory' && cur.stored)
+    ? { object: { bucket: cur.bucket, key: cur.key } }
+    : { data: cur.data };
 
 /** Validates every step (shared canonical parameters) before any call is made. */
 function plan(steps: readonly PipelineStep[]): Planned[] {
@@ -88,6 +103,11 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
   const started = performance.now();
   const planned = plan(request.steps);
   const lastProducer = request.steps.findLastIndex(producesImage);
+  /** True when the next image-producing step after i is a detect step with drawBoxes. */
+  const drawnDetectReadsNext = (i: number) => {
+    const next = request.steps.findIndex((s, j) => j > i && producesImage(s));
+    return next >= 0 && request.steps[next].op === 'detect';
+  };
   if (lastProducer < 0) {
     throw badRequest('the pipeline produces no image: add a resize, filter or detect step with drawBoxes (for detections alone call /v1/detect)');
   }
@@ -106,11 +126,19 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
   for (const [i, p] of planned.entries()) {
     const isFinal = i === lastProducer;
     const laterSteps = i < planned.length - 1;
-    /** Intermediates come back inline in the default format; the final one is stored (and kept for later detect steps). */
+    /**
+     * Intermediates come back inline in the default format (also stored when a drawn detect
+     * step reads them next); the final one is stored (and also returned for later detect steps).
+     */
     const spec = (op: string, params: unknown): OutputSpec => {
-      if (!isFinal) return outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_INLINE);
-      const delivery = laterSteps ? OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE : OutputDelivery.OUTPUT_DELIVERY_STORE;
-      const s = outputSpec(request.output, delivery);
+      let s: OutputSpec;
+      if (isFinal) {
+        s = outputSpec(request.output, laterSteps ? OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE : OutputDelivery.OUTPUT_DELIVERY_STORE);
+      } else if (drawnDetectReadsNext(i)) {
+        s = outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE);
+      } else {
+        return outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_INLINE);
+      }
       // From an original input the service derives the same key the unfused call would; from
       // an image in memory only the gateway knows the lineage, so it names the key.
       if (!s.key && cur.kind === 'memory' && params !== undefined) {
@@ -119,11 +147,11 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
       }
       return s;
     };
-    /** Where the unfused chain would have put this step's (unstored) result. */
+    /** Where the unfused chain would have put this step's result (stored or not). */
     const advance = (op: string, params: unknown, image: OutputImage) => {
       const format = formatName(image.format);
       const key = image.object?.key ?? deriveOutputKey(keySource(cur), op, { op: params, format, quality: 0 }, extension(format));
-      cur = { kind: 'memory', data: image.data, format, bucket: image.object?.bucket ?? cur.bucket, key };
+      cur = { kind: 'memory', data: image.data, format, bucket: image.object?.bucket ?? cur.bucket, key, stored: Boolean(image.object?.key) };
     };
     const t0 = performance.now();
     let image: OutputImage | undefined;
@@ -154,7 +182,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
             ? spec('detect', undefined)
             : outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE)
           : undefined;
-        const msg = detectMessage(p.step, sourceOf(cur), output);
+        const msg = detectMessage(p.step, sourceOf(cur, draw), output);
         const res: DetectMessageResponse = await requireUpstream(deps.upstreams, 'detection').call(
           'Detect',
           (c) => c.detect,
