@@ -4,7 +4,7 @@ export type { Valued, ResizeSpec, FilterSpec, DetectSpec, HttpSpec, HttpBody, Ru
 export { param } from './params.js';
 export { Param, ImageRef, ImageListRef, DetectionsRef, DetectionCount, and, or, not } from './refs.js';
 export type { DetectionFilter } from './refs.js';
-export { Pipeline, compile, toWorkflow, toCronWorkflow } from './pipeline.js';
+export { Pipeline, compile, toWorkflow, toCronWorkflow, parseDocument } from './pipeline.js';
 export { PipelineDocument, pipelineDocumentJsonSchema } from './document.js';
 export type { Condition, StepDoc, PipelineOptions, Retry, ContinueOn } from './document.js';
 export { PipelineError } from './errors.js';

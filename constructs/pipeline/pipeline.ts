@@ -19,46 +19,16 @@ export class Pipeline {
 
   /** Read a pipeline document (object or JSON text) as a UI or backend would submit it. */
   static fromJSON(json: unknown): Pipeline {
-    let value = json;
-    if (typeof json === 'string') {
-      try {
-        value = JSON.parse(json);
-      } catch (e) {
-        throw new PipelineError('<unnamed>', undefined, undefined, `is not valid JSON: ${(e as Error).message}`);
-      }
-    }
-    const parsed = PipelineDocument.safeParse(value);
-    if (!parsed.success) {
-      const issue = deepestIssue(parsed.error.issues[0] as Issue);
-      const doc = value as { name?: unknown; steps?: StepDoc[] };
-      const name = typeof doc?.name === 'string' ? doc.name : '<unnamed>';
-      const path = issue.path.map(String);
-      let step: string | undefined;
-      let field = path.join('.');
-      if (path[0] === 'steps' && path.length > 1) {
-        const id = doc.steps?.[Number(path[1])]?.id;
-        step = typeof id === 'string' ? id : `#${path[1]}`;
-        field = path.slice(2).join('.');
-      }
-      throw new PipelineError(name, step, field || undefined, issue.message);
-    }
-    return Pipeline.fromDocument(parsed.data);
+    return Pipeline.fromDocument(parseDocument(json));
   }
 
-  /** All findings of the checks, without throwing (for `imageflow lint`). */
+  /** Every finding of the schema and the checks, without throwing (for `imageflow lint`). */
   static lint(json: unknown): PipelineError[] {
     try {
-      const parsed = PipelineDocument.parse(json);
-      return checkPipeline(parsed);
+      return checkPipeline(parseDocument(json));
     } catch (e) {
       if (e instanceof PipelineError) return [e];
-      try {
-        Pipeline.fromJSON(json);
-      } catch (err) {
-        if (err instanceof PipelineError) return [err];
-        throw err;
-      }
-      return [];
+      throw e;
     }
   }
 
@@ -94,6 +64,32 @@ export class Pipeline {
   toCronWorkflow(props: CompileProps & ScheduleOptions): CronWorkflow {
     return cronWorkflowFor(this.compile(props), props);
   }
+}
+
+/** Parse and schema-check a document; the first problem becomes a PipelineError. */
+export function parseDocument(json: unknown): PipelineDocument {
+  let value = json;
+  if (typeof json === 'string') {
+    try {
+      value = JSON.parse(json);
+    } catch (e) {
+      throw new PipelineError('<unnamed>', undefined, undefined, `is not valid JSON: ${(e as Error).message}`);
+    }
+  }
+  const parsed = PipelineDocument.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = deepestIssue(parsed.error.issues[0] as Issue);
+  const doc = value as { name?: unknown; steps?: StepDoc[] };
+  const name = typeof doc?.name === 'string' ? doc.name : '<unnamed>';
+  const path = issue.path.map(String);
+  let step: string | undefined;
+  let field = path.join('.');
+  if (path[0] === 'steps' && path.length > 1) {
+    const id = doc.steps?.[Number(path[1])]?.id;
+    step = typeof id === 'string' ? id : `#${path[1]}`;
+    field = path.slice(2).join('.');
+  }
+  throw new PipelineError(name, step, field || undefined, issue.message);
 }
 
 type Issue = { code: string; path: PropertyKey[]; message: string; errors?: Issue[][] };
