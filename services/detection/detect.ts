@@ -1,7 +1,7 @@
 // The Detect call, independent of gRPC: validate, load the image, run the model, optionally draw
 // the boxes and deliver the annotated image (deterministic key, op "detect") with its sidecar.
 import type { DetectRequest, DetectResponse, Detection, DetectionTimings } from '../shared/gen/imageflow/v1/ai_detection.js';
-import { imageError } from '../shared/errors.js';
+import { deadlineExceeded, imageError } from '../shared/errors.js';
 import { readHeader } from '../shared/image-codec.js';
 import { type ImageContext, deliver, findReusable, loadSource, planOutput, requireStorage } from '../shared/image-io.js';
 import { classIdFilter, detectParams } from './detect-params.js';
@@ -29,7 +29,8 @@ function toDetection(c: Candidate, labels: readonly string[]): Detection {
   };
 }
 
-export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: number): Promise<DetectResponse> {
+/** `remainingMs` is the caller's time left (Infinity without a deadline). */
+export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: () => number): Promise<DetectResponse> {
   const started = performance.now();
   const { images } = deps;
   const spec = deps.registry.resolve(req.model);
@@ -57,12 +58,14 @@ export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: 
     }
   }
 
+  // A call that waited in the queue past its deadline must not take the model's time.
+  if (remainingMs() <= 0) throw deadlineExceeded('the call\'s deadline passed before inference started');
   const run = await detector.run(
     src.data,
     header,
     images.codec,
     { confidenceThreshold: params.confidenceThreshold, iouThreshold: params.iouThreshold, maxDetections: params.maxDetections, classIds: classIdFilter(params, spec) },
-    remainingMs,
+    remainingMs(),
   );
   Object.assign(timings, { preprocessMs: run.preprocessMs, inferenceMs: run.inferenceMs, postprocessMs: run.postprocessMs });
   const detections = run.detections.map((c) => toDetection(c, spec.labels));
