@@ -33,3 +33,6 @@ export {
 export { PipelineChart, PipelineTemplate, addPipelines } from './chart.js';
 export type { PipelineChartProps, PipelineTemplateProps } from './chart.js';
 export type * from './argo-types.js';
+// For tools that draw or run a pipeline (graph, local runner): which steps became which task.
+export { planPipeline } from './plan.js';
+export type { PlannedDag, PlannedTask, PlannedForEach } from './plan.js';
