@@ -36,7 +36,10 @@ const stop = (signal: string) => {
   }, config.shutdownGraceMs);
   force.unref();
   // Fastify stops accepting, answers 503 on kept-alive connections, waits for in-flight
-  // requests, then runs onClose (which closes the gRPC channels).
+  // requests, then runs onClose (which closes the gRPC channels). Connections whose last
+  // response went out after close() began are idle keep-alives: close them as they appear.
+  const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
+  sweep.unref();
   app.close().then(
     () => process.exit(0),
     (err: unknown) => {
