@@ -1,0 +1,110 @@
+// Section 2: the seed pipeline (resize → detect → filter, pipelines/resize-detect-filter.ts) run
+// (a) in-process, (b) as three gateway calls with storage between them, (c) as one fused
+// /v1/pipeline call, (d) by the local runner executing the compiled WorkflowTemplate, with
+// fusion on (one HTTP step) and off (three HTTP steps).
+import { runWorkflow } from '../cli/runner/executor.js';
+import type { WorkflowTemplateObject } from '../cli/runner/types.js';
+import { resizeDetectFilter } from '../pipelines/resize-detect-filter.js';
+import { postJson } from './lib/http.js';
+import { filterInProcess, resizeInProcess, seedPipelineInProcess, type InProcessDetector } from './lib/inprocess.js';
+import { load, summarize, timeEach, type Stats } from './lib/measure.js';
+import type { Photo } from './lib/photos.js';
+
+export interface PipelineRow {
+  readonly photo: string;
+  /** (a) each step alone, in-process */
+  readonly steps: { resize: Stats; detect: Stats; filter: Stats };
+  /** Sum of the in-process step p50s: the bar for the fused pipeline. */
+  readonly sumOfStepsP50: number;
+  /** (a) the whole chain in-process */
+  readonly inProcess: Stats;
+  /** (b) three gateway JSON calls, storage between them */
+  readonly threeCalls: Stats;
+  /** (c) one /v1/pipeline call */
+  readonly fused: Stats;
+  /** (d) the local runner, fused template (one HTTP step) */
+  readonly runnerFused?: Stats;
+  /** (d) the local runner, unfused template (three HTTP steps) */
+  readonly runnerUnfused?: Stats;
+  readonly runnerError?: string;
+}
+
+interface JsonOutput {
+  output: { bucket?: string; key?: string };
+}
+
+export const SEED_STEPS = [
+  { op: 'resize', width: 1024, fit: 'inside', withoutEnlargement: true },
+  { op: 'detect', confidenceThreshold: 0.4 },
+  { op: 'filter', ops: [{ type: 'sharpen', intensity: 1.2 }] },
+] as const;
+
+export async function threeGatewayCalls(gateway: string, key: string): Promise<string> {
+  const resized = await postJson<JsonOutput>(`${gateway}/v1/resize`, { input: { key }, width: 1024, fit: 'inside', withoutEnlargement: true });
+  const input = { key: resized.output.key! };
+  await postJson(`${gateway}/v1/detect`, { input, confidenceThreshold: 0.4 });
+  const filtered = await postJson<JsonOutput>(`${gateway}/v1/filter`, { input, ops: [{ type: 'sharpen', intensity: 1.2 }] });
+  return filtered.output.key!;
+}
+
+export async function fusedGatewayCall(gateway: string, key: string): Promise<string> {
+  const res = await postJson<JsonOutput>(`${gateway}/v1/pipeline`, { input: { key }, steps: SEED_STEPS });
+  return res.output.key!;
+}
+
+export async function runPipelineBench(options: {
+  gateway: string;
+  detector: InProcessDetector;
+  photos: readonly { photo: Photo; key: string }[];
+  iterations: number;
+}): Promise<PipelineRow[]> {
+  const { gateway, detector, iterations } = options;
+  const rows: PipelineRow[] = [];
+  const templates = {
+    fused: resizeDetectFilter.compile({ gatewayUrl: gateway, fusion: true }) as unknown as WorkflowTemplateObject,
+    unfused: resizeDetectFilter.compile({ gatewayUrl: gateway, fusion: false }) as unknown as WorkflowTemplateObject,
+  };
+  for (const { photo, key } of options.photos) {
+    const n = iterations;
+    const c1 = (label: string, fn: () => Promise<unknown>) => load({ label, concurrency: 1, iterations: n, warmup: 1, maxMs: 120_000 }, fn);
+    const resized = await resizeInProcess(photo.data);
+    const steps = {
+      resize: await c1('in-process resize', () => resizeInProcess(photo.data)),
+      detect: await c1('in-process detect', () => detector.detect(resized)),
+      filter: await c1('in-process filter', () => filterInProcess(resized)),
+    };
+    const inProcess = await c1('(a) in-process chain', () => seedPipelineInProcess(detector, photo.data));
+    const threeCalls = await c1('(b) three gateway calls', () => threeGatewayCalls(gateway, key));
+    const fused = await c1('(c) one /v1/pipeline call', () => fusedGatewayCall(gateway, key));
+    let runnerFused: Stats | undefined;
+    let runnerUnfused: Stats | undefined;
+    let runnerError: string | undefined;
+    try {
+      for (const [which, template] of Object.entries(templates)) {
+        const runOnce = async () => {
+          const run = await runWorkflow(template, { parameters: { image: key, width: '1024' } });
+          if (run.phase !== 'Succeeded') throw new Error(`workflow ${run.phase}: ${run.message ?? ''}`);
+        };
+        await runOnce(); // warm-up
+        const samples = await timeEach(n, runOnce);
+        const stats = summarize(`(d) local runner, ${which}`, 1, samples, samples.reduce((a, b) => a + b, 0));
+        if (which === 'fused') runnerFused = stats;
+        else runnerUnfused = stats;
+      }
+    } catch (err) {
+      runnerError = (err as Error).message;
+    }
+    rows.push({
+      photo: photo.name,
+      steps,
+      sumOfStepsP50: steps.resize.p50 + steps.detect.p50 + steps.filter.p50,
+      inProcess,
+      threeCalls,
+      fused,
+      runnerFused,
+      runnerUnfused,
+      runnerError,
+    });
+  }
+  return rows;
+}
