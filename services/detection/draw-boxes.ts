@@ -105,9 +105,11 @@ export async function drawDetections(
   const { data: pixels, info } = await openImage(data, codec).toColourspace('srgb').raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   const svg = overlaySvg(layoutOverlay(detections, info.width, info.height), info.width, info.height);
   // Pass 2: composite the overlay and encode.
-  const drawn = sharp(pixels, { raw: { width: info.width, height: info.height, channels: info.channels } }).composite([
+  let drawn = sharp(pixels, { raw: { width: info.width, height: info.height, channels: info.channels } }).composite([
     { input: Buffer.from(svg), top: 0, left: 0 },
   ]);
+  // Compositing adds an alpha channel; an opaque input stays opaque.
+  if (!info.hasAlpha) drawn = drawn.removeAlpha();
   const encoded = await encodeAs(drawn, format, quality).toBuffer({ resolveWithObject: true });
   return { data: encoded.data, width: encoded.info.width, height: encoded.info.height };
 }

@@ -148,6 +148,22 @@ describe('annotated output', () => {
     expect('#' + [...drawn.subarray(edge * 3, edge * 3 + 3)].map((v) => v.toString(16).padStart(2, '0')).join('')).toBe(classColour(0));
   });
 
+  it('draws on images with alpha, in grey, tiny or large, with labels scaled to the image', async () => {
+    const draw = (data: Buffer) => inline(data, { drawBoxes: true, output: inlinePng });
+    const alpha = await draw(await sharp(photo('astronaut')).ensureAlpha(0.5).png().toBuffer());
+    expect(await sharp(alpha.annotated!.data).metadata()).toMatchObject({ width: 512, height: 512, hasAlpha: true });
+    const grey = await draw(photo('camera'));
+    expect(grey.detections.length).toBeGreaterThan(0);
+    expect(await sharp(grey.annotated!.data).metadata()).toMatchObject({ channels: 3 }); // colour boxes on a grey photo
+    const tiny = await draw(await sharp({ create: { width: 12, height: 9, channels: 3, background: '#204060' } }).png().toBuffer());
+    expect(tiny.annotated).toMatchObject({ width: 12, height: 9 });
+    const small = (await inline(photo('astronaut'))).detections[0].box!;
+    const large = await draw(await sharp(photo('astronaut')).resize(2048, 2048).png().toBuffer());
+    const b = large.detections.find((d) => d.label === 'person')!.box!;
+    for (const k of ['x', 'y', 'width', 'height'] as const) expect(Math.abs(b[k] - 4 * small[k])).toBeLessThan(40);
+    expect(layoutOverlay(large.detections, 2048, 2048).fontSize).toBeGreaterThanOrEqual(4 * layoutOverlay([], 512, 512).fontSize - 4);
+  });
+
   it('returns the stored annotated image and its detections on reuse_existing', async () => {
     const req = detectRequest(
       { object: { bucket: 'imageflow', key: 'photos/astronaut.png' } },
