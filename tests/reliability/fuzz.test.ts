@@ -80,6 +80,7 @@ describe(`fuzz: ${CASES} mutated images (seed ${SEED})`, () => {
     const ms = outcomes.map((o) => o.ms);
     const summary = { cases: outcomes.length, codes: countBy(outcomes), p50: percentile(ms, 50), p99: percentile(ms, 99), max: Math.max(...ms) };
     console.log(`fuzz summary ${JSON.stringify(summary)}`);
+    for (const o of outcomes.filter((x) => x.status === 'THROWN')) failures.push(`test task threw: ${o.detail}`);
     expect(failures).toEqual([]);
     expect(outcomes).toHaveLength(CASES);
     expect(summary.max).toBeLessThan(DEADLINE_MS + 1_000);

@@ -156,7 +156,7 @@ export function mutate(image: Buffer, seed: number): { data: Buffer; how: string
     case 1: {
       const at = int(out.length);
       const len = 1 + int(64);
-      out.fill(int(256), at, at + len);
+      out.fill(int(256), at, Math.min(out.length, at + len));
       return { data: out, how: `run of ${len} bytes at ${at}` };
     }
     case 2: {
