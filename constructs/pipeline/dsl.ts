@@ -36,7 +36,7 @@ export type ResizeSpec = ImageIO & Valued<ResizeOptions>;
 export type FilterSpec = ImageIO & Valued<FilterOptions>;
 export type DetectSpec = ImageIO & Valued<DetectOptions>;
 
-/** A JSON body whose top-level values may be parameters or images (sent as their object key). */
+/** A JSON body; any value in it may be a parameter or an image (sent as its object key). */
 export type HttpBody = Record<string, unknown | Param<unknown> | ImageRef>;
 export interface HttpSpec {
   /** Absolute URL, or a path such as "/v1/other" on the gateway. */
@@ -90,17 +90,17 @@ export class ForEachStep implements StepHandle {
   constructor(readonly id: string) {}
 }
 
+/** The document value of a spec value: handles become references, anywhere in the tree. */
 function toValue(v: unknown): unknown {
   if (v instanceof Param || v instanceof ImageRef || v instanceof ImageListRef) return v.toValue();
+  if (Array.isArray(v)) return v.map(toValue);
+  if (typeof v === 'object' && v !== null) return toParams(v);
   return v;
 }
 
 function toParams(spec: object): Record<string, unknown> {
   const params: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(spec)) {
-    if (v === undefined) continue;
-    params[k] = k === 'output' && typeof v === 'object' && v !== null ? toParams(v) : toValue(v);
-  }
+  for (const [k, v] of Object.entries(spec)) if (v !== undefined) params[k] = toValue(v);
   return params;
 }
 

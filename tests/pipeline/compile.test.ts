@@ -239,7 +239,7 @@ describe('compile', () => {
   it('calls other endpoints with the http escape hatch', () => {
     const p = definePipeline({ name: 'escape', params: { image: param.objectKey(), tag: param.string({ default: 'x' }) } }, (p, { image, tag }) => {
       const small = p.resize('small', { input: image, width: 10 });
-      p.http('index', { url: '/v1/index', body: { image: small.image, tag, n: 3 } });
+      p.http('index', { url: '/v1/index', body: { image: small.image, tag, n: 3, meta: { source: image } } });
       p.http('ping', { url: 'https://hooks.example/ping', method: 'GET' });
     });
     const wt = p.compile();
@@ -249,7 +249,10 @@ describe('compile', () => {
       arguments: {
         parameters: [
           { name: 'url', value: `${DEFAULT_GATEWAY_URL}/v1/index` },
-          { name: 'body', value: `{"image":"{{=jsonpath(tasks['small'].outputs.result, '$.output.key')}}","tag":"{{workflow.parameters.tag}}","n":3}` },
+          {
+            name: 'body',
+            value: `{"image":"{{=jsonpath(tasks['small'].outputs.result, '$.output.key')}}","tag":"{{workflow.parameters.tag}}","n":3,"meta":{"source":"{{workflow.parameters.image}}"}}`,
+          },
         ],
       },
       dependencies: ['small'],
