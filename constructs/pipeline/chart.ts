@@ -1,5 +1,5 @@
 // cdk8s: a compiled pipeline as an ApiObject, in its own Chart or any scope.
-import { ApiObject, Chart, type App, type ChartProps } from 'cdk8s';
+import { ApiObject, Chart, type ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { Pipeline } from './pipeline.js';
 import type { CompileProps } from './props.js';
@@ -29,7 +29,7 @@ export class PipelineChart extends Chart {
   }
 }
 
-/** Add every pipeline to an app, one chart each. */
-export function addPipelines(app: App, pipelines: readonly Pipeline[], props: PipelineChartProps = {}): PipelineChart[] {
-  return pipelines.map((p) => new PipelineChart(app, p, props));
+/** Add every pipeline to an app (or any scope), one chart each. */
+export function addPipelines(scope: Construct, pipelines: readonly Pipeline[], props: PipelineChartProps = {}): PipelineChart[] {
+  return pipelines.map((p) => new PipelineChart(scope, p, props));
 }
