@@ -137,6 +137,7 @@ class Parser {
         if (!t || t.kind !== 'id') this.fail('expected a property name after "."');
         this.pos++;
         node = { type: 'member', object: node, property: t.value };
+        if (this.isOp('(')) this.fail(`function ${describe(node)}() is not supported by the local runner (supported: ${FUNCTIONS.join(', ')})`);
       } else if (this.isOp('[')) {
         this.pos++;
         const t = this.peek();
@@ -192,6 +193,13 @@ class Parser {
     this.expect('}');
     return { type: 'closure', body };
   }
+}
+
+/** `a.b.c` of a member chain, for messages. */
+function describe(n: Node): string {
+  if (n.type === 'ident') return n.name;
+  if (n.type === 'member') return `${describe(n.object)}.${n.property}`;
+  return '…';
 }
 
 /** Variables an expression may read, e.g. { workflow: {...}, tasks: {...} }. */
