@@ -9,7 +9,10 @@ export const DetectionEnv = z.object({
   /** Replaces the shipped registry (services/detection/models.json). */
   MODEL_REGISTRY_FILE: envString(DEFAULT_REGISTRY_FILE),
   /** host:port of Triton's gRPC endpoint; adds the Triton model and makes it the default. */
-  TRITON_GRPC_URL: envOptionalString(),
+  TRITON_GRPC_URL: z.preprocess(
+    (v) => (v === '' ? undefined : v),
+    z.string().regex(/^[^\s/:]+:\d{1,5}$|^\[[0-9a-fA-F:]+\]:\d{1,5}$/, 'expected host:port (no scheme), e.g. triton:8001').optional(),
+  ),
   /** The model name inside Triton for the model TRITON_GRPC_URL adds. */
   TRITON_MODEL_NAME: envString('yolov8n'),
   /** The model version inside Triton; empty lets Triton choose. */

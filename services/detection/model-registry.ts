@@ -3,10 +3,21 @@
 // plus environment overrides, so a cluster can point at Triton without shipping a new file.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { ConfigError } from '../shared/config.js';
 import { notFound } from '../shared/errors.js';
 import type { DetectionEnv } from './env.js';
+
+/** Where the service is installed: `node_modules/...` paths resolve here, wherever the registry file lives. */
+const INSTALL_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** The COCO-80 names shipped with the service, for `"labels": "coco"`. */
+const COCO_LABELS_FILE = fileURLToPath(new URL('./coco-labels.json', import.meta.url));
+
+/** Relative to the registry file, except `node_modules/...` (relative to the install root). */
+function resolvePath(base: string, path: string): string {
+  return path.startsWith('node_modules/') ? resolve(INSTALL_ROOT, path) : resolve(base, path);
+}
 
 const Labels = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
 const Common = {
@@ -14,7 +25,7 @@ const Common = {
   version: z.string().default(''),
   inputWidth: z.number().int().min(32).max(4096),
   inputHeight: z.number().int().min(32).max(4096),
-  /** A JSON file with an array of names (relative to the registry file), or the names inline. */
+  /** "coco" (the shipped COCO-80 names), a JSON file with an array of names, or the names inline. */
   labels: Labels,
 };
 const EmbeddedEntry = z.object({
@@ -85,16 +96,17 @@ export function loadModelRegistry(env: DetectionEnv): ModelRegistry {
   }
   const base = dirname(file);
   const models: ModelSpec[] = parsed.models.map((entry) => {
-    const labels = typeof entry.labels === 'string' ? readLabels(resolve(base, entry.labels)) : entry.labels;
+    const labels =
+      typeof entry.labels !== 'string' ? entry.labels : readLabels(entry.labels === 'coco' ? COCO_LABELS_FILE : resolvePath(base, entry.labels));
     return entry.backend === 'embedded'
-      ? { ...entry, labels, modelFile: resolve(base, entry.modelFile) }
+      ? { ...entry, labels, modelFile: resolvePath(base, entry.modelFile) }
       : { ...entry, labels, url: env.TRITON_GRPC_URL ?? entry.url };
   });
   let defaultName = parsed.default ?? models[0]?.name ?? '';
   if (env.TRITON_GRPC_URL) {
     let triton = models.find((m) => m.backend === 'triton');
     if (!triton) {
-      const coco = models.find((m) => m.labels.length === 80)?.labels ?? readLabels(resolve(base, 'coco-labels.json'));
+      const coco = readLabels(COCO_LABELS_FILE);
       triton = {
         name: TRITON_DEFAULT_MODEL_NAME,
         backend: 'triton',

@@ -41,6 +41,20 @@ describe('model registry', () => {
     expect(() => registry({ MODEL_REGISTRY_FILE: file })).toThrow(/model "det" uses Triton but has no url: set TRITON_GRPC_URL/);
   });
 
+  it('resolves "coco" labels and node_modules/ paths wherever the registry file lives', () => {
+    const file = registryFile({
+      models: [{ name: 'cn', backend: 'embedded', decoder: 'centernet', inputWidth: 512, inputHeight: 512, labels: 'coco', modelFile: 'node_modules/@vladmandic/human/models/centernet.json' }],
+    });
+    const spec = registry({ MODEL_REGISTRY_FILE: file }).resolve('cn');
+    expect(spec.labels[0]).toBe('person');
+    expect(spec.backend === 'embedded' && spec.modelFile).toBe(registry().resolve('centernet').backend === 'embedded' && (registry().resolve('centernet') as { modelFile: string }).modelFile);
+  });
+
+  it('refuses a TRITON_GRPC_URL that is not host:port', () => {
+    expect(() => registry({ TRITON_GRPC_URL: 'http://triton:8001' })).toThrow(/TRITON_GRPC_URL="http:\/\/triton:8001": expected host:port/);
+    expect(registry({ TRITON_GRPC_URL: '' }).defaultName).toBe('centernet');
+  });
+
   it('answers NOT_FOUND with the known names for an unknown model', () => {
     expect(() => registry().resolve('yolo')).toThrow(/model "yolo" is unknown; known models: centernet/);
   });
