@@ -62,6 +62,10 @@ export const GatewayEnvSchema = z.object({
   /** grpc-js reconnect backoff cap: how soon a restarted service is noticed. */
   GRPC_MAX_RECONNECT_BACKOFF_MS: envInt(2_000, 100),
   GRPC_KEEPALIVE_MS: envInt(30_000, 10_000),
+  /** HTTP/2 connections per upstream, used round-robin: more flow-control window for large images. */
+  GRPC_CHANNELS_PER_UPSTREAM: envInt(2, 1, 16),
+  /** HTTP/2 receive window of the gateway's channels (bytes): large answers in fewer round trips. */
+  GRPC_FLOW_CONTROL_WINDOW_BYTES: envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1),
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
@@ -84,6 +88,8 @@ export interface GatewayConfig {
   readonly breaker: { readonly failureThreshold: number; readonly openMs: number };
   readonly grpcMaxReconnectBackoffMs: number;
   readonly grpcKeepaliveMs: number;
+  readonly grpcChannelsPerUpstream: number;
+  readonly grpcFlowControlWindowBytes: number;
   readonly shutdownGraceMs: number;
 }
 
@@ -111,6 +117,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     breaker: { failureThreshold: e.BREAKER_FAILURE_THRESHOLD, openMs: e.BREAKER_OPEN_MS },
     grpcMaxReconnectBackoffMs: e.GRPC_MAX_RECONNECT_BACKOFF_MS,
     grpcKeepaliveMs: e.GRPC_KEEPALIVE_MS,
+    grpcChannelsPerUpstream: e.GRPC_CHANNELS_PER_UPSTREAM,
+    grpcFlowControlWindowBytes: e.GRPC_FLOW_CONTROL_WINDOW_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
   };
 }

@@ -61,11 +61,13 @@ export interface UpstreamOptions {
   readonly logger: Logger;
 }
 
-/** One upstream service: one persistent channel, its breaker, its health check. */
+/** One upstream service: persistent channels (round-robin), its breaker, its health check. */
 export class Upstream<C extends grpc.Client> {
   readonly name: UpstreamName;
   readonly endpoint: string;
-  readonly client: C;
+  /** One client per HTTP/2 connection; every call picks the next. */
+  private readonly clients: C[];
+  private next = 0;
   readonly breaker: CircuitBreaker;
   private readonly health: HealthClient;
   private readonly config: GatewayConfig;
@@ -85,12 +87,17 @@ export class Upstream<C extends grpc.Client> {
       'grpc.max_reconnect_backoff_ms': this.config.grpcMaxReconnectBackoffMs,
       // Retries are ours (with the breaker's view of them), not the channel's.
       'grpc.enable_retries': 0,
+      'grpc-node.flow_control_window': this.config.grpcFlowControlWindowBytes,
+      // Each client gets its own connection (grpc-js would otherwise share one subchannel).
+      'grpc.use_local_subchannel_pool': 1,
     };
-    this.client = new Ctor(this.endpoint, grpc.credentials.createInsecure(), channelOptions);
-    // The health client shares the channel: /ready checks the connection the calls use.
+    this.clients = Array.from({ length: this.config.grpcChannelsPerUpstream }, () =>
+      new Ctor(this.endpoint, grpc.credentials.createInsecure(), channelOptions),
+    );
+    // The health client shares the first channel: /ready checks a connection the calls use.
     this.health = new HealthClientCtor(this.endpoint, grpc.credentials.createInsecure(), {
       ...channelOptions,
-      channelOverride: this.client.getChannel() as grpc.Channel,
+      channelOverride: this.clients[0].getChannel() as grpc.Channel,
     });
     this.breaker = new CircuitBreaker({
       failureThreshold: this.config.breaker.failureThreshold,
@@ -117,7 +124,8 @@ export class Upstream<C extends grpc.Client> {
       }
       const started = performance.now();
       try {
-        const response = await this.once(fn(this.client), request, metadata, ctx);
+        const client = this.clients[this.next++ % this.clients.length];
+        const response = await this.once(client, fn(client), request, metadata, ctx);
         this.observe(method, 'OK', started);
         permit.success();
         return response;
@@ -144,13 +152,13 @@ export class Upstream<C extends grpc.Client> {
     }
   }
 
-  private once<Req, Res>(method: UnaryMethod<Req, Res>, request: Req, metadata: grpc.Metadata, ctx: CallContext): Promise<Res> {
+  private once<Req, Res>(client: C, method: UnaryMethod<Req, Res>, request: Req, metadata: grpc.Metadata, ctx: CallContext): Promise<Res> {
     return new Promise<Res>((resolve, reject) => {
       if (ctx.signal?.aborted) {
         reject(new GatewayError(grpc.status.CANCELLED, 'the client closed the request'));
         return;
       }
-      const call = method.call(this.client, request, metadata, { deadline: new Date(ctx.deadline) }, (err, response) => {
+      const call = method.call(client, request, metadata, { deadline: new Date(ctx.deadline) }, (err, response) => {
         ctx.signal?.removeEventListener('abort', cancel);
         if (err) reject(err);
         else resolve(response);
@@ -184,7 +192,7 @@ export class Upstream<C extends grpc.Client> {
 
   close(): void {
     this.health.close();
-    this.client.close();
+    for (const c of this.clients) c.close();
   }
 }
 

@@ -1,0 +1,223 @@
+// The gateway's per-hop benchmark (issue 4): one resize of the same photo
+//   (a) in-process with sharp            (b) a plain one-process node:http + sharp server
+//   (c) the resize gRPC service directly (d) the gateway in raw mode
+//   (e) the gateway in JSON mode with storage (object in, object out)
+// and a three-step chain resize → filter → resize (f) as three JSON calls through storage
+// versus (g) one /v1/pipeline call; at concurrency 1 and 8, on 2 MP and 12 MP JPEGs, side by side
+// in one run, with a PASS/MISS line per target. Every process runs on this machine's cores.
+//
+//   npx tsx bench/gateway.ts [--quick]
+// bench/main.ts (npm run bench) imports runGatewayBench.
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { configureSharp } from '../services/shared/image-codec.js';
+import { clients, callResize, output, seedRequests, source } from './lib/grpc.js';
+import { closeHttp, postImage, postJson } from './lib/http.js';
+import { resizeInProcess } from './lib/inprocess.js';
+import { fmtMs, fmtPct, fmtX, load, type Stats } from './lib/measure.js';
+import { photos as loadPhotos, type Photo, type PhotoName } from './lib/photos.js';
+import { table, targetLine, type Target } from './lib/report.js';
+import { startBenchStack } from './lib/stack.js';
+
+
+export interface GatewayBenchOptions {
+  readonly quick?: boolean;
+  /** Photos already loaded by the caller (bench/main.ts); missing ones are generated. */
+  readonly photos?: Partial<Record<PhotoName, Photo>>;
+  readonly log?: (line: string) => void;
+}
+
+export interface GatewayBenchRow {
+  /** a..g */
+  readonly case: string;
+  readonly what: string;
+  readonly photo: PhotoName;
+  readonly stats: Stats;
+}
+
+export interface GatewayBenchResult {
+  readonly rows: GatewayBenchRow[];
+  readonly ratios: Record<string, number>;
+}
+
+const CASES: Record<string, string> = {
+  a: '(a) in-process sharp',
+  b: '(b) plain node:http + sharp',
+  c: '(c) resize gRPC direct',
+  d: '(d) gateway raw mode',
+  e: '(e) gateway JSON + storage',
+  f: '(f) chain: 3 JSON calls',
+  g: '(g) chain: 1 /v1/pipeline',
+};
+
+const WIDTH = 1024;
+const RESIZE = { width: WIDTH, fit: 'inside', withoutEnlargement: true } as const;
+
+async function startPlainServer(): Promise<{ url: string; stop(): Promise<void> }> {
+  const entry = fileURLToPath(new URL('./plain-resize-server.ts', import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PORT: '0' } });
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('plain server did not start in 30 s')), 30_000);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const m = /^READY plain (\d+)$/.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`plain server exited with ${code}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    async stop() {
+      child.kill('SIGTERM');
+      const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+export async function runGatewayBench(options: GatewayBenchOptions = {}): Promise<{ results: GatewayBenchResult; targets: Target[] }> {
+  const quick = options.quick ?? false;
+  const log = options.log ?? ((s: string) => process.stdout.write(`${s}\n`));
+  const sizes: PhotoName[] = ['2mp.jpg', '12mp.jpg'];
+  const small: PhotoName = '0.3mp.jpg';
+  const needed = [small, ...sizes].filter((n) => !options.photos?.[n]);
+  const ph = { ...(await loadPhotos(needed)), ...options.photos } as Record<PhotoName, Photo>;
+
+  configureSharp({ cacheMemoryMb: 50 }); // as the services do, for (a)
+  log('starting S3, resize, filter, gateway and the plain server on loopback …');
+  const stack = await startBenchStack({ only: ['resize', 'filter', 'gateway'], serviceEnv: { LOG_LEVEL: 'warn' } });
+  const plain = await startPlainServer().catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  const grpcClients = clients({ resize: stack.ports.resize });
+  const gw = stack.gatewayUrl!;
+  const rows: GatewayBenchRow[] = [];
+  const iterations = (photo: PhotoName, c: number) => {
+    const heavy = photo === '12mp.jpg';
+    if (quick) return c === 1 ? (heavy ? 4 : 10) : heavy ? 8 : 24;
+    return c === 1 ? (heavy ? 15 : 50) : heavy ? 40 : 120;
+  };
+  const maxMs = quick ? 6_000 : 25_000;
+  const run = async (key: string, photo: PhotoName, concurrency: number, n: number, fn: () => Promise<unknown>) => {
+    const stats = await load({ label: `${CASES[key]} ${photo} c${concurrency}`, concurrency, iterations: n, maxMs, warmup: Math.max(2, concurrency) }, fn);
+    rows.push({ case: key, what: CASES[key], photo, stats });
+    log(`  ${CASES[key].padEnd(30)} ${photo.padEnd(10)} c${concurrency}  ${stats.rps.toFixed(2).padStart(7)} req/s  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
+    return stats;
+  };
+
+  try {
+    for (const name of [small, ...sizes]) await stack.put(`bench/gw/${name}`, ph[name].data);
+    const single = {
+      a: (p: Photo) => () => resizeInProcess(p.data, RESIZE),
+      b: (p: Photo) => () => postImage(`${plain.url}/resize?width=${WIDTH}`, p.data),
+      c: (p: Photo) => () => callResize(grpcClients.resize!, seedRequests.resize(source.inline(p.data), output.inline(), WIDTH)),
+      d: (p: Photo) => () => postImage(`${gw}/v1/resize?width=${WIDTH}&withoutEnlargement=true`, p.data),
+      e: (p: Photo) => () => postJson(`${gw}/v1/resize`, { input: { key: `bench/gw/${p.name}` }, ...RESIZE }),
+    };
+    const chainSteps = [
+      { op: 'resize', ...RESIZE },
+      { op: 'filter', ops: [{ type: 'sharpen', intensity: 1.2 }] },
+      { op: 'resize', width: 512 },
+    ];
+    const chain = {
+      f: (p: Photo) => async () => {
+        type A = { output: { key: string } };
+        const r1 = await postJson<A>(`${gw}/v1/resize`, { input: { key: `bench/gw/${p.name}` }, ...RESIZE });
+        const r2 = await postJson<A>(`${gw}/v1/filter`, { input: { key: r1.output.key }, ops: chainSteps[1].ops });
+        return postJson(`${gw}/v1/resize`, { input: { key: r2.output.key }, width: 512 });
+      },
+      g: (p: Photo) => () => postJson(`${gw}/v1/pipeline`, { input: { key: `bench/gw/${p.name}` }, steps: chainSteps }),
+    };
+
+    log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process`);
+    for (const k of ['a', 'd'] as const) await run(k, small, 1, quick ? 40 : 200, single[k](ph[small]));
+    for (const photo of sizes) {
+      for (const c of [1, 8]) {
+        log(`\n${photo}, concurrency ${c}`);
+        for (const k of ['a', 'b', 'c', 'd', 'e'] as const) await run(k, photo, c, iterations(photo, c), single[k](ph[photo]));
+        for (const k of ['f', 'g'] as const) await run(k, photo, c, Math.max(3, Math.round(iterations(photo, c) / 3)), chain[k](ph[photo]));
+      }
+    }
+  } finally {
+    grpcClients.close();
+    closeHttp();
+    await plain.stop();
+    await stack.stop();
+  }
+
+  const get = (k: string, photo: PhotoName, c: number) => rows.find((r) => r.case === k && r.photo === photo && r.stats.concurrency === c)?.stats;
+  log(`\n${table(
+    ['case', 'photo', 'conc', 'n', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'p50 − (a) ms', 'errors'],
+    rows.map((r) => {
+      const a = get('a', r.photo, r.stats.concurrency);
+      const single = r.case <= 'e';
+      return [
+        r.what,
+        r.photo,
+        r.stats.concurrency,
+        r.stats.n,
+        r.stats.rps.toFixed(2),
+        fmtMs(r.stats.p50),
+        fmtMs(r.stats.p99),
+        single && a ? fmtPct(r.stats.rps / a.rps) : '',
+        single && a && r.case !== 'a' ? fmtMs(r.stats.p50 - a.p50) : '',
+        r.stats.errors,
+      ];
+    }),
+  )}`);
+
+  const ratios: Record<string, number> = {};
+  const targets: Target[] = [];
+  for (const photo of sizes) {
+    const [a8, b8, d8] = [get('a', photo, 8), get('b', photo, 8), get('d', photo, 8)];
+    if (a8 && b8 && d8) {
+      ratios[`d/b rps c8 ${photo}`] = d8.rps / b8.rps;
+      ratios[`d/a rps c8 ${photo}`] = d8.rps / a8.rps;
+      targets.push({ id: `gw-raw-vs-plain-${photo}`, description: `gateway raw (d) ÷ plain server (b) throughput, c8, ${photo}`, measured: fmtPct(d8.rps / b8.rps), bar: '≥ 85%', pass: d8.rps / b8.rps >= 0.85 });
+      targets.push({ id: `gw-raw-vs-inprocess-${photo}`, description: `gateway raw (d) ÷ in-process (a) throughput, c8, ${photo}`, measured: fmtPct(d8.rps / a8.rps), bar: '≥ 75%', pass: d8.rps / a8.rps >= 0.75 });
+    }
+    for (const c of [1, 8]) {
+      const [f, g, cc, a, d, e] = [get('f', photo, c), get('g', photo, c), get('c', photo, c), get('a', photo, c), get('d', photo, c), get('e', photo, c)];
+      if (f && g) {
+        ratios[`f/g p50 c${c} ${photo}`] = f.p50 / g.p50;
+        ratios[`g/f rps c${c} ${photo}`] = g.rps / f.rps;
+      }
+      if (cc && a) ratios[`c−a p50 ms c${c} ${photo}`] = cc.p50 - a.p50;
+      if (d && a) ratios[`d−a p50 ms c${c} ${photo}`] = d.p50 - a.p50;
+      if (e && d) ratios[`e−d p50 ms c${c} ${photo}`] = e.p50 - d.p50;
+    }
+  }
+  const [sa, sd] = [get('a', small, 1), get('d', small, 1)];
+  if (sa && sd) {
+    const overhead = sd.p50 - sa.p50;
+    ratios[`d−a p50 ms c1 ${small}`] = overhead;
+    targets.push({ id: 'gw-raw-overhead-small', description: `gateway raw (d) p50 overhead over in-process (a), c1, ${small}`, measured: `${fmtMs(overhead)} ms`, bar: '< 3 ms', pass: overhead < 3 });
+  }
+  log('\nratios:');
+  for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(28)} ${k.includes('ms') ? `${fmtMs(v)} ms` : k.startsWith('f/g') ? fmtX(v) : fmtPct(v)}`);
+  log('');
+  for (const t of targets) log(targetLine(t));
+  return { results: { rows, ratios }, targets };
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const quick = process.argv.includes('--quick');
+  const watchdog = setTimeout(() => {
+    process.stderr.write('gateway bench: over its time limit, stopping\n');
+    process.exit(2);
+  }, quick ? 6 * 60_000 : 25 * 60_000);
+  watchdog.unref();
+  runGatewayBench({ quick }).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`${(err as Error).stack ?? err}\n`);
+      process.exit(1);
+    },
+  );
+}
