@@ -1,6 +1,7 @@
 // Planning: which steps become which DAG task. With fusion on, a run of image steps where each
 // feeds only the next (no branching, no condition, same retry and continueOn, no explicit output
-// in the middle) becomes one task calling /v1/pipeline; everything else is one task per step.
+// in the middle, at least one step that stores an image) becomes one task calling /v1/pipeline;
+// everything else is one task per step.
 import { MAX_PIPELINE_STEPS } from '../../services/shared/http-api.js';
 import {
   isStepValue,
@@ -33,6 +34,9 @@ export interface PlannedDag {
 
 export const isImageStep = (s: StepDoc | undefined): s is ImageStepDoc =>
   !!s && (s.op === 'resize' || s.op === 'filter' || s.op === 'detect');
+
+/** Whether a step stores a new image (a detect step only with drawBoxes). */
+export const producesImage = (s: LeafStepDoc) => isImageStep(s) && (s.op !== 'detect' || s.params.drawBoxes === true);
 
 /** Every step id a value refers to through `$step`, searched through nested objects. */
 export function stepRefsIn(value: unknown, into: string[] = []): string[] {
@@ -103,6 +107,8 @@ function planDag(steps: readonly StepDoc[], fusion: boolean, outputs: readonly s
     if (!isImageStep(up) || refs.get(up.id) !== 1 || up.params.output !== undefined) return undefined;
     const chain = chainOf.get(up.id);
     if (!chain || chain[chain.length - 1] !== up || chain.length >= MAX_PIPELINE_STEPS) return undefined;
+    // /v1/pipeline refuses a chain that stores no image (detections alone go to /v1/detect).
+    if (![...chain, s].some(producesImage)) return undefined;
     return runKey(up) === runKey(s) ? chain : undefined;
   };
 

@@ -53,6 +53,8 @@ export function fakeGateway(): Gateway {
     const source: Image = { bucket: input.bucket ?? DEFAULT_BUCKET, key: input.key, origin: input.key.replace(/^derived\//, ''), width: 4000, height: 3000 };
     const timings = { totalMs: 1 };
     if (path === '/v1/pipeline') {
+      if (!(body.steps as Record<string, any>[]).some((st) => st.op !== 'detect' || st.drawBoxes))
+        return bad('the pipeline produces no image'); // as the real gateway (services/gateway/pipeline.ts)
       let image = source;
       const steps = (body.steps as Record<string, any>[]).map((step, i, all) => {
         const last = i === all.length - 1;

@@ -67,6 +67,18 @@ describe('fusion', () => {
     expect(httpTasks(p.compile())).toEqual(['a-to-b', 'c', 'd', 'e', 'f']);
   });
 
+  it('never fuses a chain that stores no image (the gateway refuses it)', () => {
+    const p = definePipeline({ name: 'detect-twice', params: { image: param.objectKey() } }, (p, { image }) => {
+      const cars = p.detect('cars', { input: image, classes: ['car'] });
+      const people = p.detect('people', { input: cars.image, classes: ['person'] });
+      p.resize('small', { input: people.image, width: 100 });
+    });
+    expect(httpTasks(p.compile())).toEqual(['cars', 'people-to-small']);
+    const on = observed(p.compile(), { image: 'in/people.jpg' });
+    const off = observed(p.compile({ fusion: false }), { image: 'in/people.jpg' });
+    expect(on.detections).toEqual(off.detections);
+  });
+
   it('never fuses more steps than /v1/pipeline accepts (16)', () => {
     const p = definePipeline({ name: 'long', params: { image: param.objectKey() } }, (p, { image }) => {
       let current = image;
