@@ -24,17 +24,16 @@ export class EmbeddedBackend implements ModelBackend {
   private readonly state = new Readiness();
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
-  private readonly worker: Worker;
+  private worker?: Worker;
+  private restarts = 0;
+  private closing = false;
+  private readonly load: ToWorker;
 
   constructor(
     readonly spec: EmbeddedModelSpec,
     private readonly logger: Logger,
   ) {
-    this.worker = startWorker(WORKER_URL);
-    this.worker.on('message', (m: FromWorker) => this.onMessage(m));
-    this.worker.on('error', (err) => this.fail(`model worker crashed: ${err.message}`));
-    this.worker.on('exit', (code) => this.fail(`model worker exited (code ${code})`));
-    const load: ToWorker = {
+    this.load = {
       type: 'load',
       modelFile: spec.modelFile,
       wasmDir: dirname(fileURLToPath(import.meta.resolve('@tensorflow/tfjs-backend-wasm'))),
@@ -43,7 +42,16 @@ export class EmbeddedBackend implements ModelBackend {
       inputShape: [1, spec.inputHeight, spec.inputWidth, 3],
     };
     this.state.reason = `model "${spec.name}" is still loading`;
-    this.worker.postMessage(load);
+    this.spawn();
+  }
+
+  private spawn(): void {
+    const worker = startWorker(WORKER_URL);
+    this.worker = worker;
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (err) => this.fail(worker, `model worker crashed: ${err.message}`));
+    worker.on('exit', (code) => this.fail(worker, `model worker exited (code ${code})`));
+    worker.postMessage(this.load);
   }
 
   get ready(): boolean {
@@ -64,19 +72,21 @@ export class EmbeddedBackend implements ModelBackend {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ type: 'infer', id, input } satisfies ToWorker, [input.buffer as ArrayBuffer]);
+      this.worker!.postMessage({ type: 'infer', id, input } satisfies ToWorker, [input.buffer as ArrayBuffer]);
     });
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.state.set(false, 'shutting down');
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case 'loaded':
         this.logger.info({ model: this.spec.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), simd: m.simd }, 'embedded model loaded');
+        this.restarts = 0;
         this.state.set(true);
         return;
       case 'load-failed':
@@ -93,11 +103,16 @@ export class EmbeddedBackend implements ModelBackend {
     }
   }
 
-  private fail(reason: string): void {
-    if (this.state.reason === 'shutting down') return;
+  /** The worker died (a wasm abort, out of memory): fail its calls and start a new one. */
+  private fail(worker: Worker, reason: string): void {
+    if (worker !== this.worker || this.closing) return; // 'error' is followed by 'exit'
+    this.worker = undefined;
     this.logger.error({ model: this.spec.name, err: reason }, 'embedded model unavailable');
-    this.state.set(false, reason);
+    this.state.set(false, `${reason}; restarting`);
     for (const call of this.pending.values()) call.reject(unavailable(reason));
     this.pending.clear();
+    // A growing pause, so a model that cannot run does not spin the CPU.
+    const delay = Math.min(30_000, 1_000 * 2 ** this.restarts++);
+    setTimeout(() => this.closing || this.spawn(), delay).unref();
   }
 }
