@@ -136,7 +136,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     };
 
     log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process`);
-    for (const k of ['a', 'd'] as const) await run(k, small, 1, quick ? 40 : 200, single[k](ph[small]));
+    for (const k of ['a', 'b', 'c', 'd'] as const) await run(k, small, 1, quick ? 40 : 200, single[k](ph[small]));
     for (const photo of sizes) {
       for (const c of [1, 8]) {
         log(`\n${photo}, concurrency ${c}`);

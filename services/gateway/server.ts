@@ -80,7 +80,9 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     reply.header(REQUEST_ID_HEADER, request.id);
     metrics.inFlight.inc();
     (request as { startedAt?: number }).startedAt = performance.now();
-    if (checkAuth && request.url.startsWith('/v1/') && !request.url.startsWith('/v1/health/')) checkAuth(request.headers.authorization);
+    // By the matched route, not the raw URL, so no spelling of a path slips past the check.
+    const route = request.routeOptions.url;
+    if (checkAuth && route?.startsWith('/v1/') && route !== '/v1/health/:service') checkAuth(request.headers.authorization);
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.inFlight.dec();
