@@ -9,7 +9,7 @@ import type { Detector } from './detector.js';
 import { drawDetections } from './draw-boxes.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { Candidate } from './nms.js';
-import { readSidecar, sidecarDetections, writeSidecar } from './sidecar.js';
+import { readSidecar, sidecarDetections, sidecarLocation, writeSidecar } from './sidecar.js';
 
 export interface DetectDeps {
   readonly images: ImageContext;
@@ -50,11 +50,13 @@ export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: 
   });
 
   const plan = req.drawBoxes ? planOutput(images, req.output, src, 'detect', params, header.format) : undefined;
-  if (plan) {
+  if (plan?.store) {
+    // reuse_existing: an annotated image made from this input version with these parameters
+    // comes back with the detections its sidecar recorded, without running the model.
     const reused = await findReusable(images, plan, src);
-    const sidecar = reused?.object && (await readSidecar(requireStorage(images, 'reuse_existing'), plan.store!));
+    const sidecar = reused && (await readSidecar(requireStorage(images, 'reuse_existing'), plan.store));
     if (reused && sidecar) {
-      return response({ detections: sidecar.detections.map((d) => ({ ...d })), annotated: reused, sidecar: plan.store && { bucket: plan.store.bucket, key: `${plan.store.key}.json` } });
+      return response({ detections: sidecar.detections.map((d) => ({ ...d })), annotated: reused, sidecar: sidecarLocation(plan.store) });
     }
   }
 
