@@ -5,6 +5,7 @@
 //   1. per-hop cost of one resize (bench/gateway.ts)      4. peak RSS per service, 24 MP inputs
 //   2. the seed pipeline (a) in-process … (d) runner      5. compile + synth of 10/100/1000 pipelines
 //   3. the seed's "before": a Node process per step        6. imgproxy, when it is on PATH
+//                                                          7. thread-pool sizing (full run only)
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
@@ -22,6 +23,7 @@ import { runMemoryBench, type MemoryRow } from './memory.js';
 import { runPipelineBench, type PipelineRow } from './pipeline.js';
 import { podPerStepRun, type ColdRun } from './pod-per-step.js';
 import type { SynthRow } from './synth.js';
+import { runTuningBench, type TuningRow } from './tuning.js';
 
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
@@ -75,11 +77,14 @@ const statsRow = (s: Stats, base?: Stats) => [
 const STATS_HEAD = ['what', 'conc', 'n', 'p50 ms', 'p99 ms', 'req/s', 'p50 ÷ (a)', 'errors'];
 
 /** Section 1 comes from bench/gateway.ts (the gateway's per-hop comparison), reused as it is. */
+type RunGatewayBench = (options: { quick?: boolean; photos?: Partial<Record<PhotoName, Photo>>; log?: (line: string) => void }) => Promise<{ results: unknown; targets: Target[] }>;
+
 async function perHop(ph: Record<PhotoName, Photo>): Promise<{ results: unknown; targets: Target[] }> {
+  // Imported by name at run time, so this file type-checks whatever shape that file is in.
   const modulePath = './gateway.js';
-  const mod = (await import(modulePath)) as Record<string, unknown>;
-  void ph;
-  throw new Error(`bench/gateway.ts exports ${Object.keys(mod).join(', ')}; not wired yet`);
+  const mod = (await import(modulePath)) as { runGatewayBench?: RunGatewayBench };
+  if (typeof mod.runGatewayBench !== 'function') throw new Error('bench/gateway.ts does not export runGatewayBench');
+  return mod.runGatewayBench({ quick: QUICK, photos: ph, log });
 }
 
 async function main(): Promise<void> {
@@ -246,6 +251,22 @@ async function main(): Promise<void> {
   } finally {
     await stack?.stop();
     await detectorPromise.then((d) => d.close()).catch(() => undefined);
+  }
+
+  // ── 7. Thread-pool sizing (the resize service alone, one configuration at a time) ───────────
+  if (!QUICK) {
+    log('\n## 7. Thread-pool sizing: the resize service under different libvips/libuv/call-limit settings (gRPC, inline)');
+    const tuning: TuningRow[] = await runTuningBench([ph['2mp.jpg'], ph['12mp.jpg']], QUICK);
+    results.tuning = tuning;
+    log(
+      table(
+        ['configuration', 'photo', 'c1 p50 ms', 'c1 req/s', 'c8 p50 ms', 'c8 req/s', 'c8 req/s ÷ defaults'],
+        tuning.map((r) => {
+          const base = tuning.find((b) => b.photo === r.photo)!;
+          return [r.config, r.photo, fmtMs(r.c1.p50), r.c1.rps.toFixed(2), fmtMs(r.c8.p50), r.c8.rps.toFixed(2), fmtPct(r.c8.rps / base.c8.rps)];
+        }),
+      ),
+    );
   }
 
   // ── 5. Synthesis (its own process: no services competing, its own JIT state) ────────────────
