@@ -9,10 +9,10 @@ export { PipelineDocument, pipelineDocumentJsonSchema } from './document.js';
 export type { Condition, StepDoc, PipelineOptions, Retry, ContinueOn } from './document.js';
 export { PipelineError } from './errors.js';
 export { checkPipeline } from './checks.js';
+export { workflowFor, cronWorkflowFor } from './submit.js';
+export type { SubmitOptions, ScheduleOptions } from './submit.js';
 export {
   compileDocument,
-  workflowFor,
-  cronWorkflowFor,
   retryStrategy,
   DEFAULT_RETRY,
   DEFAULT_TIMEOUT_SECONDS,
@@ -20,7 +20,6 @@ export {
   FUSED_TASKS_ANNOTATION,
   PIPELINE_LABEL,
 } from './compile.js';
-export type { SubmitOptions, ScheduleOptions } from './compile.js';
 export * as expressions from './expressions.js';
 export type { CompileProps, ApiKeyProps } from './props.js';
 export {

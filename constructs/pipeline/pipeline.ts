@@ -2,7 +2,8 @@
 // Immutable; compiles to Argo objects.
 import type { CronWorkflow, Workflow, WorkflowTemplate } from './argo-types.js';
 import { assertValid, checkPipeline } from './checks.js';
-import { compileDocument, cronWorkflowFor, workflowFor, type ScheduleOptions, type SubmitOptions } from './compile.js';
+import { compileDocument } from './compile.js';
+import { cronWorkflowFor, workflowFor, type ScheduleOptions, type SubmitOptions } from './submit.js';
 import { PipelineDocument, type StepDoc } from './document.js';
 import { PipelineError } from './errors.js';
 import type { CompileProps } from './props.js';

@@ -32,32 +32,38 @@ export const modelsPresent = (() => {
 const errorsText = (v: ValidateFunction) =>
   (v.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message}`).join('; ');
 
-let jsonSchemaValidators: Map<Kind, ValidateFunction> | undefined;
-let crdValidators: Map<Kind, ValidateFunction> | undefined;
+// Compiling these schemas takes seconds each on a busy machine: compile lazily, once per kind.
+let jsonSchemaAjv: Ajv2020 | undefined;
+const jsonSchemaValidators = new Map<Kind, ValidateFunction>();
+const crdValidators = new Map<Kind, ValidateFunction>();
 
 function jsonSchema(kind: Kind): ValidateFunction {
-  if (!jsonSchemaValidators) {
-    const schema = JSON.parse(readFileSync(new URL('schema.json', SHARED), 'utf8'));
-    const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
-    ajv.addSchema(schema, 'argo');
-    jsonSchemaValidators = new Map(
-      KINDS.map((k) => [k, ajv.compile({ $ref: `argo#/definitions/io.argoproj.workflow.v1alpha1.${k}` })]),
-    );
+  if (!jsonSchemaAjv) {
+    jsonSchemaAjv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
+    jsonSchemaAjv.addSchema(JSON.parse(readFileSync(new URL('schema.json', SHARED), 'utf8')), 'argo');
   }
+  if (!jsonSchemaValidators.has(kind))
+    jsonSchemaValidators.set(kind, jsonSchemaAjv.compile({ $ref: `argo#/definitions/io.argoproj.workflow.v1alpha1.${kind}` }));
   return jsonSchemaValidators.get(kind)!;
 }
 
 function crdSchema(kind: Kind): ValidateFunction {
-  if (!crdValidators) {
-    const ajv = new Ajv({ strict: false, validateFormats: false, allErrors: true });
-    crdValidators = new Map(
-      KINDS.map((k) => {
-        const crd = parse(readFileSync(new URL(CRD_FILES[k], SHARED), 'utf8'));
-        return [k, ajv.compile(crd.spec.versions[0].schema.openAPIV3Schema)];
-      }),
-    );
+  if (!crdValidators.has(kind)) {
+    const crd = parse(readFileSync(new URL(CRD_FILES[kind], SHARED), 'utf8'));
+    const ajv = new Ajv({ strict: false, validateFormats: false });
+    crdValidators.set(kind, ajv.compile(crd.spec.versions[0].schema.openAPIV3Schema));
   }
   return crdValidators.get(kind)!;
+}
+
+/** Compile the validators of these kinds now (call from beforeAll with a long timeout). */
+export async function warmUp(kinds: readonly Kind[]): Promise<void> {
+  if (modelsPresent) await import('@kubernetes-models/argo-workflows/argoproj.io/v1alpha1');
+  if (!sharedSchemaPresent) return;
+  for (const kind of kinds) {
+    jsonSchema(kind);
+    crdSchema(kind);
+  }
 }
 
 async function modelsValidate(kind: Kind, object: unknown): Promise<void> {

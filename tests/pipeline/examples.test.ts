@@ -1,10 +1,14 @@
 // Every example pipeline compiles, matches its YAML snapshot, and is valid for Argo.
 import { App, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addPipelines, FUSED_TASKS_ANNOTATION, FUSION_ANNOTATION } from '../../constructs/pipeline/index.js';
 import { pipelines } from '../../pipelines/index.js';
-import { modelsPresent, sharedSchemaPresent, validateArgoObject } from './argo-schema.js';
+import { modelsPresent, sharedSchemaPresent, validateArgoObject, warmUp } from './argo-schema.js';
+
+// Compiling Argo's schemas is slow on a shared machine; do it once, with time to spare.
+const SLOW = 600_000;
+beforeAll(() => warmUp(['WorkflowTemplate', 'Workflow', 'CronWorkflow']), SLOW);
 
 const yaml = (o: unknown) => stringify(o, { lineWidth: 0 });
 
