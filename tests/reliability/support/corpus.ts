@@ -1,7 +1,7 @@
 // A hostile and odd image corpus generated with sharp and byte surgery (nothing downloaded):
 // valid but unusual images the services must handle, broken ones they must refuse cleanly,
 // upright-checkable EXIF orientations 1–8, and a seeded mutator for the fuzz test.
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { makePhoto, photoPixels, rng } from '../../support/images.js';
 
 export interface CorpusCase {
@@ -127,7 +127,7 @@ export async function orientedQuadrants(orientation: number): Promise<Buffer> {
     .png()
     .toBuffer();
   // The stored pixels are the upright image put through the inverse of what the tag tells a viewer to do.
-  const step = async (img: Buffer, f: (s: sharp.Sharp) => sharp.Sharp) => f(sharp(img)).png().toBuffer();
+  const step = async (img: Buffer, f: (s: Sharp) => Sharp) => f(sharp(img)).png().toBuffer();
   const stored: Record<number, () => Promise<Buffer>> = {
     1: async () => upright,
     2: () => step(upright, (s) => s.flop()),
