@@ -1,7 +1,8 @@
 // The `imageflow` command. Each subcommand lives in commands/<name>.ts; this file wires them,
 // turns errors into the documented exit codes (exit-codes.ts), and prints messages, not stacks.
+// Command modules import their heavy dependencies (the stack, client-node, sharp, the compiler)
+// inside their actions, so `--help` and each command start fast.
 import { Command, CommanderError } from 'commander';
-import { PipelineError } from '../constructs/pipeline/index.js';
 import { CliError, EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { registerGraph } from './commands/graph.js';
 import { registerLint } from './commands/lint.js';
@@ -41,7 +42,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       if (err.message) process.stderr.write(`imageflow: ${err.message}\n`);
       return err.exitCode;
     }
-    if (err instanceof PipelineError) {
+    if (err instanceof Error && err.name === 'PipelineError') {
       process.stderr.write(`imageflow: ${err.message}\n`);
       return EXIT.USAGE;
     }

@@ -1,12 +1,7 @@
 // `imageflow graph`: the compiled DAG as mermaid text, SVG or PNG.
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildGraph } from '../graph/model.js';
-import { toMermaid } from '../graph/mermaid.js';
-import { svgToPng } from '../graph/png.js';
-import { toSvg } from '../graph/svg.js';
 import { usageError } from '../exit-codes.js';
-import { loadPipeline } from '../pipeline-source.js';
 import type { WorkflowTemplateObject } from '../runner/types.js';
 
 export function registerGraph(program: Command): void {
@@ -21,6 +16,10 @@ export function registerGraph(program: Command): void {
     .action(async (ref: string, flags: { format: string; output?: string; fusion?: string }) => {
       if (!['mermaid', 'svg', 'png'].includes(flags.format)) throw usageError(`--format ${flags.format}: use mermaid, svg or png`);
       if (flags.fusion && flags.fusion !== 'on' && flags.fusion !== 'off') throw usageError('--fusion must be on or off');
+      const { buildGraph } = await import('../graph/model.js');
+      const { toMermaid } = await import('../graph/mermaid.js');
+      const { toSvg } = await import('../graph/svg.js');
+      const { loadPipeline } = await import('../pipeline-source.js');
       const pipeline = await loadPipeline(ref);
       const template = pipeline.compile({ fusion: flags.fusion === undefined ? undefined : flags.fusion === 'on' }) as unknown as WorkflowTemplateObject;
       const graph = buildGraph(template);
@@ -29,6 +28,7 @@ export function registerGraph(program: Command): void {
       else if (flags.format === 'svg') data = toSvg(graph);
       else {
         if (!flags.output && process.stdout.isTTY) throw usageError('png output needs -o FILE (or redirect stdout)');
+        const { svgToPng } = await import('../graph/png.js');
         data = await svgToPng(toSvg(graph));
       }
       if (flags.output) {

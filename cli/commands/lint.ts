@@ -1,11 +1,10 @@
 // `imageflow lint`: every check short of synthesizing, for the named pipelines or all examples.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Pipeline, type PipelineError } from '../../constructs/pipeline/index.js';
+import type { Pipeline, PipelineError } from '../../constructs/pipeline/index.js';
 import { CliError, EXIT } from '../exit-codes.js';
-import { lintPipeline, loadFinding, type LintFinding } from '../lint/lint-pipeline.js';
+import type { LintFinding } from '../lint/lint-pipeline.js';
 import { renderTable } from '../output/table.js';
-import { loadPipeline, loadPipelines } from '../pipeline-source.js';
 
 export function registerLint(program: Command): void {
   program
@@ -15,6 +14,9 @@ export function registerLint(program: Command): void {
     .option('--json', 'print findings as JSON')
     .addHelpText('after', '\nExamples:\n  imageflow lint\n  imageflow lint pipelines/privacy-blur.ts my-pipeline.json')
     .action(async (refs: string[], flags: { json?: boolean }) => {
+      const { Pipeline } = await import('../../constructs/pipeline/index.js');
+      const { lintPipeline, loadFinding } = await import('../lint/lint-pipeline.js');
+      const { loadPipeline, loadPipelines } = await import('../pipeline-source.js');
       const findings: LintFinding[] = [];
       const linted: string[] = [];
       let checks: string[] = [];

@@ -3,12 +3,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT, usageError } from '../exit-codes.js';
 import { stepLine, stepTable, isStepNode, type ReportNode } from '../output/node-report.js';
 import { collectList, collectPair, numericPairs } from '../parameters.js';
-import { loadPipeline } from '../pipeline-source.js';
-import { expandInputs } from '../run/inputs.js';
-import { runLocally } from '../run/local-run.js';
-import { RunInputError, type NodeStatus, type WorkflowRun } from '../runner/executor.js';
-import { UnsupportedError } from '../runner/errors.js';
-import { connectStack } from '../stack-connection.js';
+import type { NodeStatus, WorkflowRun } from '../runner/executor.js';
 
 interface RunFlags {
   input: string[];
@@ -74,6 +69,12 @@ Examples:
   imageflow run privacy-blur -i street.jpg --fusion off`,
     )
     .action(async (ref: string, flags: RunFlags) => {
+      const { loadPipeline } = await import('../pipeline-source.js');
+      const { expandInputs } = await import('../run/inputs.js');
+      const { runLocally } = await import('../run/local-run.js');
+      const { RunInputError } = await import('../runner/executor.js');
+      const { UnsupportedError } = await import('../runner/errors.js');
+      const { connectStack } = await import('../stack-connection.js');
       const pipeline = await loadPipeline(ref);
       if (flags.fusion && flags.fusion !== 'on' && flags.fusion !== 'off') throw usageError('--fusion must be on or off');
       const files = expandInputs(flags.input);

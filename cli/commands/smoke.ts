@@ -1,10 +1,7 @@
 // `imageflow smoke`: a post-deploy check of a gateway, with a pass/fail table and latencies.
 import type { Command } from 'commander';
-import { Storage } from '../../services/shared/storage.js';
 import { CliError, EXIT } from '../exit-codes.js';
 import { formatMs, oneLine, renderTable } from '../output/table.js';
-import { runSmokeChecks } from '../smoke/checks.js';
-import { runningStack } from '../stack-connection.js';
 
 interface SmokeFlags {
   gateway?: string;
@@ -27,6 +24,9 @@ export function registerSmoke(program: Command): void {
     .option('--json', 'print results as JSON')
     .addHelpText('after', '\nExit code 1 when any check fails, 3 when the gateway cannot be reached at all.\n\nExamples:\n  imageflow smoke --gateway http://127.0.0.1:8080\n  imageflow smoke -g https://imageflow.example.com --api-key "$KEY"')
     .action(async (flags: SmokeFlags) => {
+      const { Storage } = await import('../../services/shared/storage.js');
+      const { runSmokeChecks } = await import('../smoke/checks.js');
+      const { runningStack } = await import('../stack-connection.js');
       const env = process.env;
       const up = runningStack();
       const gateway = (flags.gateway ?? env.IMAGEFLOW_GATEWAY ?? up?.gateway ?? 'http://127.0.0.1:8080').replace(/\/+$/, '');

@@ -1,13 +1,11 @@
 // `imageflow submit`: create an Argo Workflow (referencing the WorkflowTemplate, or embedding the
 // compiled one with --inline), optionally follow it through the watch API, exit with its outcome.
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
-import { DEFAULT_NAMESPACE, toWorkflow, type Pipeline } from '../../constructs/pipeline/index.js';
+import type { Pipeline } from '../../constructs/pipeline/index.js';
+import { DEFAULT_NAMESPACE } from '../../constructs/pipeline/props.js';
 import { CliError, clusterError, EXIT, usageError } from '../exit-codes.js';
 import { collectPair } from '../parameters.js';
-import { loadPipeline } from '../pipeline-source.js';
-import { ArgoApi, type ArgoWorkflow } from '../submit/argo-api.js';
-import { loadKubeConfig } from '../submit/kubeconfig.js';
+import type { ArgoWorkflow } from '../submit/argo-api.js';
 import { progressDisplay } from '../submit/progress-display.js';
 import { isFinished, workflowReportNodes } from '../submit/workflow-nodes.js';
 
@@ -27,6 +25,7 @@ const DNS_NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
 /** A known pipeline, or (for a plain DNS name we do not know) just the template's name. */
 async function resolveTarget(ref: string): Promise<{ pipeline?: Pipeline; templateName: string }> {
+  const { loadPipeline } = await import('../pipeline-source.js');
   try {
     const pipeline = await loadPipeline(ref);
     return { pipeline, templateName: pipeline.name };
@@ -36,8 +35,9 @@ async function resolveTarget(ref: string): Promise<{ pipeline?: Pipeline; templa
   }
 }
 
-export function buildWorkflow(target: { pipeline?: Pipeline; templateName: string }, flags: SubmitFlags, namespace: string): ArgoWorkflow {
+export async function buildWorkflow(target: { pipeline?: Pipeline; templateName: string }, flags: SubmitFlags, namespace: string): Promise<ArgoWorkflow> {
   if (target.pipeline) {
+    const { toWorkflow } = await import('../../constructs/pipeline/index.js');
     return toWorkflow(target.pipeline, {
       parameters: flags.param,
       inline: flags.inline,
@@ -86,11 +86,15 @@ Examples:
       if (flags.fusion && flags.fusion !== 'on' && flags.fusion !== 'off') throw usageError('--fusion must be on or off');
       const namespace = flags.namespace ?? DEFAULT_NAMESPACE;
       const target = await resolveTarget(ref);
-      const workflow = buildWorkflow(target, flags, namespace);
+      const workflow = await buildWorkflow(target, flags, namespace);
       if (flags.dryRun) {
+        const { stringify } = await import('yaml');
         process.stdout.write(stringify(workflow));
         return;
       }
+      // client-node is slow to import; only now that we talk to a cluster.
+      const { ArgoApi } = await import('../submit/argo-api.js');
+      const { loadKubeConfig } = await import('../submit/kubeconfig.js');
       const api = new ArgoApi(loadKubeConfig(flags));
       if (!flags.inline && !(await api.getTemplate(namespace, target.templateName)))
         throw clusterError(

@@ -1,9 +1,7 @@
 // `imageflow up`: the whole local stack in the foreground until Ctrl-C; `run` finds it through the
 // state file it leaves.
 import type { Command } from 'commander';
-import { startLocalStack } from '../../services/local-stack/stack.js';
 import { clusterError } from '../exit-codes.js';
-import { removeStackState, writeStackState } from '../stack-connection.js';
 
 export function registerUp(program: Command): void {
   program
@@ -18,6 +16,8 @@ Ports come from S3_PORT, RESIZE_PORT, FILTER_PORT, DETECTION_PORT, GATEWAY_PORT 
 Ready when it prints the endpoints. \`imageflow run\` uses this stack while it runs.`,
     )
     .action(async (flags: { verbose?: boolean }) => {
+      const { startLocalStack } = await import('../../services/local-stack/stack.js');
+      const { removeStackState, writeStackState } = await import('../stack-connection.js');
       const stack = await startLocalStack({
         onLine: flags.verbose ? (name, line) => process.stderr.write(`[${name}] ${line}\n`) : undefined,
       }).catch((err: Error) => {

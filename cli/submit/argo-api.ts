@@ -81,8 +81,10 @@ export class ArgoApi {
     const watch = new Watch(this.kc);
     const path = `/apis/${GROUP}/${VERSION}/namespaces/${namespace}/workflows`;
     let version = resourceVersion;
-    for (let reconnects = 0; ; reconnects++) {
+    let failures = 0;
+    for (;;) {
       let finished = false;
+      let received = false;
       let controller: AbortController | undefined;
       const ended = await new Promise<unknown>((resolve) => {
         watch
@@ -91,6 +93,7 @@ export class ArgoApi {
             { fieldSelector: `metadata.name=${name}`, ...(version ? { resourceVersion: version } : {}), allowWatchBookmarks: true },
             (type, obj: ArgoWorkflow) => {
               if (finished) return;
+              received = true;
               if (type === 'BOOKMARK') {
                 version = obj.metadata?.resourceVersion ?? version;
                 return;
@@ -113,10 +116,11 @@ export class ArgoApi {
           .catch((err: unknown) => resolve(err));
       });
       if (finished) return;
-      if (ended && !(ended instanceof Error && ended.name === 'AbortError')) {
-        if (reconnects >= 5) throw this.explain(ended, `watch Workflow ${namespace}/${name}`);
-      }
-      await new Promise((r) => setTimeout(r, Math.min(1000 * (reconnects + 1), 5000)));
+      // The API server ends every watch after a while: reconnect from the last resourceVersion.
+      // Errors in a row (unreachable, 5xx) give up after a few tries.
+      failures = ended && !received ? failures + 1 : 0;
+      if (failures >= 5) throw this.explain(ended, `watch Workflow ${namespace}/${name}`);
+      await new Promise((r) => setTimeout(r, Math.min(200 * 2 ** failures, 5000)));
     }
   }
 

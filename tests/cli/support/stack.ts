@@ -56,7 +56,7 @@ export async function startTestStack(only?: readonly ServiceName[]): Promise<Tes
       const deadline = Date.now() + 20_000;
       while (Date.now() < deadline) {
         const res = await fetch(`${gateway}/v1/health/${name}`).catch(() => undefined);
-        if (res?.ok && (await res.json()).circuit !== 'open') return;
+        if (res?.ok && ((await res.json()) as { circuit?: string }).circuit !== 'open') return;
         await new Promise((r) => setTimeout(r, 250));
       }
       throw new Error(`the gateway did not see ${name} again within 20 s`);
