@@ -9,7 +9,7 @@ import type { ZodType } from 'zod';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { bearerChecker, bucketChecker } from './auth.js';
 import type { GatewayConfig } from './config.js';
-import { GatewayError, errorBody, toGatewayError } from './errors.js';
+import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { IMAGE_CONTENT_TYPE } from './raw-mode.js';
 import type { RouteDeps } from './routes/context.js';
@@ -61,7 +61,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
       return typeof given === 'string' && VALID_REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: config.maxBodyBytes,
-    return503OnClosing: true,
+    // While draining, new requests on kept-alive connections get the 503 of onRequest below.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
   app.setValidatorCompiler(validator);
@@ -76,10 +77,18 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   const checkAuth = config.apiKeys ? bearerChecker(config.apiKeys) : undefined;
   if (!checkAuth) logger.warn('GATEWAY_API_KEYS is not set: /v1/* is open to anyone who can reach this port');
 
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header(REQUEST_ID_HEADER, request.id);
     metrics.inFlight.inc();
     (request as { startedAt?: number }).startedAt = performance.now();
+    if (closing) {
+      reply.header('connection', 'close');
+      throw unavailable('the gateway is shutting down; retry on another instance', 1);
+    }
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
     const route = request.routeOptions.url;
     if (checkAuth && route?.startsWith('/v1/') && route !== '/v1/health/:service') checkAuth(request.headers.authorization);
