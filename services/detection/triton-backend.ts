@@ -3,7 +3,7 @@
 // a call to fail.
 import { Code, ServiceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { ModelInferRequest } from '../shared/gen/inference/grpc_service.js';
+import type { ModelInferRequest, ModelMetadataResponse } from '../shared/gen/inference/grpc_service.js';
 import type { TritonModelSpec } from './model-registry.js';
 import { type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
 import { float32FromLE, float32ToLE } from './tensor-bytes.js';
@@ -19,6 +19,8 @@ export class TritonBackend implements ModelBackend {
   private readonly client: TritonClient;
   private readonly timer: NodeJS.Timeout;
   private checking = false;
+  /** null: the model's signature fits; a string: why not (read again each probe); undefined: not read since (re)connecting. */
+  private signatureProblem?: string | null;
 
   constructor(
     readonly spec: TritonModelSpec,
@@ -50,14 +52,27 @@ export class TritonBackend implements ModelBackend {
     this.state.onChange(listener);
   }
 
-  /** One readiness probe: ModelReady for our model and version. */
+  /**
+   * One readiness probe: ModelReady for our model and version, and its metadata after each
+   * (re)connection and while it does not fit, so a model whose tensors do not match the registry
+   * entry is reported, not called.
+   */
   async check(): Promise<void> {
     if (this.checking) return;
     this.checking = true;
+    const { spec } = this;
+    const timeoutMs = Math.min(2_000, this.options.timeoutMs);
     try {
-      const ready = await this.client.modelReady(this.spec.tritonModel, this.spec.tritonVersion, Math.min(2_000, this.options.timeoutMs));
-      this.state.set(ready, ready ? '' : `Triton at ${this.spec.url} reports model "${this.spec.tritonModel}" not ready`);
+      if (!(await this.client.modelReady(spec.tritonModel, spec.tritonVersion, timeoutMs))) {
+        this.state.set(false, `Triton at ${spec.url} reports model "${spec.tritonModel}" not ready`);
+        return;
+      }
+      if (this.signatureProblem !== null) {
+        this.signatureProblem = signatureProblem(await this.client.modelMetadata(spec.tritonModel, spec.tritonVersion, timeoutMs), spec) ?? null;
+      }
+      this.state.set(!this.signatureProblem, this.signatureProblem ?? '');
     } catch (err) {
+      this.signatureProblem = undefined; // Triton may come back with another model: read it again
       this.state.set(false, (err as Error).message);
     } finally {
       this.checking = false;
@@ -76,6 +91,7 @@ export class TritonBackend implements ModelBackend {
       outputs: [{ name: spec.outputName, parameters: {} }],
       rawInputContents: [float32ToLE(input)],
     };
+    if (this.signatureProblem) throw new ServiceError(Code.UNAVAILABLE, this.signatureProblem);
     let response;
     try {
       // Always try, even when the last probe failed: grpc-js fails fast while disconnected, and
@@ -107,3 +123,19 @@ export class TritonBackend implements ModelBackend {
 }
 
 const internal = (message: string) => new ServiceError(Code.INTERNAL, message);
+
+/** What makes Triton's model unusable with this registry entry; undefined when it fits. */
+export function signatureProblem(md: ModelMetadataResponse, spec: TritonModelSpec): string | undefined {
+  const want = [1, 3, spec.inputHeight, spec.inputWidth];
+  const input = md.inputs.find((t) => t.name === spec.inputName);
+  const where = `Triton model "${spec.tritonModel}" at ${spec.url}`;
+  if (!input) return `${where} has no input "${spec.inputName}" (inputs: ${md.inputs.map((t) => t.name).join(', ') || 'none'}); fix the registry entry "${spec.name}"`;
+  // -1 is a variable dimension; Triton may also omit the batch dimension (max_batch_size > 0).
+  const shape = input.shape.length === 3 ? [-1, ...input.shape] : input.shape;
+  const fits = input.datatype === 'FP32' && shape.length === 4 && shape.every((d, i) => d === -1 || d === want[i]);
+  if (!fits) return `${where} input "${input.name}" is ${input.datatype} [${input.shape.join(',')}], the "${spec.decoder}" decoder sends FP32 [${want.join(',')}]`;
+  if (!md.outputs.some((t) => t.name === spec.outputName)) {
+    return `${where} has no output "${spec.outputName}" (outputs: ${md.outputs.map((t) => t.name).join(', ') || 'none'}); fix the registry entry "${spec.name}"`;
+  }
+  return undefined;
+}

@@ -6,6 +6,7 @@ import {
   GRPCInferenceServiceClient,
   type ModelInferRequest,
   type ModelInferResponse,
+  type ModelMetadataResponse,
   type ModelReadyResponse,
 } from '../shared/gen/inference/grpc_service.js';
 import { Code, ServiceError, unavailable } from '../shared/errors.js';
@@ -34,6 +35,10 @@ export class TritonClient {
   async modelReady(name: string, version: string, timeoutMs: number): Promise<boolean> {
     const res = await this.unary<ModelReadyResponse>('ModelReady', timeoutMs, (meta, opts, cb) => this.client.modelReady({ name, version }, meta, opts, cb));
     return res.ready;
+  }
+
+  modelMetadata(name: string, version: string, timeoutMs: number): Promise<ModelMetadataResponse> {
+    return this.unary<ModelMetadataResponse>('ModelMetadata', timeoutMs, (meta, opts, cb) => this.client.modelMetadata({ name, version }, meta, opts, cb));
   }
 
   modelInfer(request: ModelInferRequest, timeoutMs: number): Promise<ModelInferResponse> {

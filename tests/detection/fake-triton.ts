@@ -7,6 +7,7 @@ import {
   type GRPCInferenceServiceServer,
   type ModelInferRequest,
   type ModelInferResponse,
+  type ModelMetadataResponse,
 } from '../../services/shared/gen/inference/grpc_service.js';
 import { freePort } from '../support/s3.js';
 
@@ -43,6 +44,8 @@ export interface FakeTriton {
   ready: boolean;
   /** The output answered to valid requests. */
   output: { data: Float32Array; shape: number[] };
+  /** What ModelMetadata answers. */
+  metadata: ModelMetadataResponse;
   /** The next ModelInfer fails with this status. */
   failNext?: { code: grpc.status; details: string };
   stop(): Promise<void>;
@@ -59,6 +62,7 @@ export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
     requests: [],
     ready: true,
     output: { data: yoloOutput([]), shape: [1, 4 + YOLO_CLASSES, YOLO_ANCHORS] },
+    metadata: yoloMetadata(model),
     stop: async () => {
       server?.forceShutdown();
       server = undefined;
@@ -76,6 +80,17 @@ export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
   return fake;
 }
 
+/** The signature of a YOLOv8 ONNX export as Triton reports it. */
+export function yoloMetadata(model: string): ModelMetadataResponse {
+  return {
+    name: model,
+    versions: ['1'],
+    platform: 'onnxruntime_onnx',
+    inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }],
+    outputs: [{ name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] }],
+  };
+}
+
 function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceServer {
   const fail = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
   return {
@@ -85,14 +100,7 @@ function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceSe
       if (call.request.name !== model) return cb(fail(grpc.status.NOT_FOUND, `Request for unknown model: '${call.request.name}' is not found`));
       cb(null, { ready: fake.ready });
     },
-    modelMetadata: (_call, cb) =>
-      cb(null, {
-        name: model,
-        versions: ['1'],
-        platform: 'onnxruntime_onnx',
-        inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }],
-        outputs: [{ name: 'output0', datatype: 'FP32', shape: [1, 84, 8400] }],
-      }),
+    modelMetadata: (_call, cb) => cb(null, fake.metadata),
     modelInfer: (call, cb) => {
       const req = call.request;
       fake.requests.push(req);

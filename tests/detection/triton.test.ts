@@ -11,7 +11,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import type { AiDetectionServiceClient, DetectRequest, DetectResponse } from '../../services/shared/gen/imageflow/v1/ai_detection.js';
 import { call, codeOf, startService } from '../support/services.js';
-import { type FakeTriton, YOLO_ANCHORS, startFakeTriton, yoloOutput } from './fake-triton.js';
+import { type FakeTriton, YOLO_ANCHORS, startFakeTriton, yoloMetadata, yoloOutput } from './fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from './support.js';
 
 let triton: FakeTriton;
@@ -159,6 +159,21 @@ describe('Triton failures', () => {
     await serving('NOT_SERVING');
     expect(await code()).toBe('UNAVAILABLE');
     await triton.start();
+    await serving('SERVING');
+    expect(await code()).toBe('OK');
+  });
+
+  it('reports a Triton model whose tensors do not match the registry instead of calling it', async () => {
+    // The signature is read after (re)connecting: bring up a Triton serving another export.
+    await triton.stop();
+    await serving('NOT_SERVING');
+    triton.metadata = { ...yoloMetadata('yolov8n'), inputs: [{ name: 'input', datatype: 'FP16', shape: [1, 3, 640, 640] }] };
+    await triton.start();
+    await eventually(async () => /no input "images"/.test(await details()), 15_000, 'signature problem reported');
+    expect(await details()).toMatch(/^UNAVAILABLE: Triton model "yolov8n" at .* has no input "images" \(inputs: input\); fix the registry entry "yolo"/);
+    expect(await healthOf(svc.port)).toBe('NOT_SERVING');
+    // Read again on every probe while it does not fit: a model reloaded in place is picked up.
+    triton.metadata = { ...yoloMetadata('yolov8n'), inputs: [{ name: 'images', datatype: 'FP32', shape: [3, -1, -1] }] }; // batching, dynamic size
     await serving('SERVING');
     expect(await code()).toBe('OK');
   });
