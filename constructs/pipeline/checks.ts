@@ -176,7 +176,7 @@ export function checkPipeline(doc: PipelineDocument): PipelineError[] {
     if (step.op === 'detect' && isRefValue(step.params.drawBoxes))
       fail(step.id, 'drawBoxes', 'must be true or false, not a parameter: it decides whether the step produces a new image');
     const parsed = REQUESTS[step.op].safeParse(probe);
-    if (parsed.success) return;
+    if (parsed.success) return checkEnumValues(step, probe, paramOf);
     for (const issue of parsed.error.issues) {
       const keys = issue.code === 'unrecognized_keys' ? issue.keys : [];
       const path = [...issue.path.map(String), ...(keys.length === 1 ? keys : [])].join('.') || undefined;
@@ -187,6 +187,25 @@ export function checkPipeline(doc: PipelineDocument): PipelineError[] {
           ? `parameter "${viaParam}" does not fit: ${issue.message}`
           : issue.message;
       fail(step.id, path, detail);
+    }
+  };
+
+  // The probe tried one value of each enum parameter; every value must fit.
+  const checkEnumValues = (step: ImageStepDoc, probe: Record<string, unknown>, paramOf: Map<string, string>) => {
+    for (const [field, name] of paramOf) {
+      const decl = params[name];
+      if (decl?.type !== 'enum') continue;
+      const [head, sub] = field.split('.');
+      for (const value of decl.values ?? []) {
+        const trial = structuredClone(probe);
+        if (sub) (trial[head] as Record<string, unknown>)[sub] = value;
+        else trial[head] = value;
+        const result = REQUESTS[step.op].safeParse(trial);
+        if (!result.success) {
+          fail(step.id, field, `parameter "${name}" does not fit: its value "${value}" is refused: ${result.error.issues[0].message}`);
+          break;
+        }
+      }
     }
   };
 

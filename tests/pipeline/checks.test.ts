@@ -85,6 +85,14 @@ const cases: [string, (d: Doc) => void, string][] = [
     'pipeline "demo", step "small", field "width": parameter "mode" does not fit: Invalid input: expected number, received string',
   ],
   [
+    'an enum parameter with a value the option refuses',
+    (d) => {
+      d.params.fit = { type: 'enum', values: ['cover', 'stretch'] };
+      d.steps[0].params.fit = { $param: 'fit' };
+    },
+    'pipeline "demo", step "small", field "fit": parameter "fit" does not fit: its value "stretch" is refused: Invalid option: expected one of "contain"|"cover"|"fill"|"inside"|"outside"',
+  ],
+  [
     'an input that is not an image',
     (d) => (d.steps[0].params.input = { $param: 'width' }),
     'pipeline "demo", step "small", field "input": parameter "width" is of type number; this field needs objectKey',
