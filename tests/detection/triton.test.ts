@@ -73,6 +73,7 @@ beforeEach(() => {
   triton.ready = true;
   triton.failNext = undefined;
   triton.output = { data: yoloOutput(BOXES), shape: [1, 84, YOLO_ANCHORS] };
+  triton.metadata = yoloMetadata('yolov8n');
 });
 
 const detect = (extra: Partial<DetectRequest> = {}) =>
