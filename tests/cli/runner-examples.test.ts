@@ -1,6 +1,7 @@
 // The local runner executes every example pipeline's compiled WorkflowTemplate end to end against
 // a real local stack (service processes, gateway, embedded S3) on real photos, with fusion on and
 // off: both succeed, produce the same output keys and the same detections; the files land in --out.
+// `imageflow smoke` is tested here too, against the same stack (starting one costs ~20 s of CPU).
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { imageRefs } from '../../cli/run/outputs.js';
 import { runLocally, type LocalRunResult } from '../../cli/run/local-run.js';
 import type { WorkflowRun } from '../../cli/runner/executor.js';
 import { startHookServer, type HookServer } from './support/hook-server.js';
+import { imageflow } from './support/run-cli.js';
 import { photoFiles, startTestStack, type TestStack } from './support/stack.js';
 
 const run = promisify(execFile);
@@ -131,5 +133,44 @@ describe('every example pipeline runs locally, fusion on and off', () => {
     expect(meta.format).toBe('webp');
     expect(Math.max(meta.width!, meta.height!)).toBe(1024);
     expect(existsSync(join(dir, runDir, 'small'))).toBe(true);
+  });
+});
+
+describe('imageflow smoke', () => {
+  const creds = () => ({ MINIO_ACCESS_KEY: t.stack.s3.accessKey, MINIO_SECRET_KEY: t.stack.s3.secretKey });
+
+  it('passes every check against a healthy stack, decoding the outputs', async () => {
+    const r = await imageflow(['smoke', '--gateway', t.gateway, '--s3-endpoint', t.stack.s3.endpoint, '--json'], creds());
+    expect(r.code, r.stdout).toBe(0);
+    const { results } = JSON.parse(r.stdout) as { results: { name: string; ok: boolean; latencyMs: number; detail: string }[] };
+    expect(results.map((x) => x.name)).toEqual([
+      'GET /health',
+      'GET /ready',
+      'GET /v1/health/resize',
+      'GET /v1/health/filter',
+      'GET /v1/health/detection',
+      'resize (raw, decoded)',
+      'filter (raw, decoded)',
+      'detect (json)',
+      'detect drawBoxes (raw, decoded)',
+      'fused pipeline resize→filter→detect',
+      'bad request is a 400',
+    ]);
+    expect(results.every((x) => x.ok && x.latencyMs > 0)).toBe(true);
+    expect(results.find((x) => x.name.startsWith('fused'))!.detail).toMatch(/decoded png 320x240$/);
+  });
+
+  // Last in the file: it stops the detection service for good.
+  it('fails (exit 1) and says which checks failed when the detection service is down', async () => {
+    await t.stopService('detection');
+    const r = await imageflow(['smoke', '--gateway', t.gateway, '--timeout', '20'], creds());
+    expect(r.code).toBe(1);
+    const row = (name: string) => r.stdout.split('\n').find((l) => l.startsWith(name))!;
+    expect(row('GET /health ')).toMatch(/PASS/);
+    expect(row('GET /ready ')).toMatch(/FAIL/);
+    expect(row('GET /v1/health/detection ')).toMatch(/FAIL/);
+    expect(row('detect (json) ')).toMatch(/FAIL\s+\S+\s+503 UNAVAILABLE/);
+    expect(row('resize (raw, decoded) ')).toMatch(/PASS/);
+    expect(r.stdout).toMatch(/^\d+ passed, [1-9]\d* failed$/m);
   });
 });

@@ -1,15 +1,12 @@
 // `imageflow submit` against a stand-in Kubernetes API server on loopback (support/fake-kube-api.ts):
 // the body sent is a valid Workflow, watch events drive the progress output, the exit code follows
 // the phase, and each cluster problem has its message and exit code 3.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
-import { afterEach, describe, expect, it, vi } from 'vitest';
-import { main } from '../../cli/main.js';
+import { afterEach, describe, expect, it } from 'vitest';
 import { pipelines } from '../../pipelines/index.js';
 import { validateArgoObject } from '../pipeline/argo-schema.js';
 import { startFakeKubeApi, writeKubeconfig, type FakeKubeApi, type WatchBatch } from './support/fake-kube-api.js';
+import { imageflow as runInProcess, imageflowProcess as runProcess } from './support/run-cli.js';
 
-const exec = promisify(execFile);
 const privacyBlur = pipelines.find((p) => p.name === 'privacy-blur')!;
 const TEMPLATES = { 'image-processing/privacy-blur': privacyBlur.compile() };
 
@@ -19,39 +16,8 @@ afterEach(async () => {
   api = undefined;
 });
 
-/** The command in this process (fast: client-node is imported once), stdout/stderr captured. */
-async function imageflow(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const saved = { ...process.env };
-  for (const [k, v] of Object.entries({ KUBECONFIG: undefined, ...env })) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  try {
-    const code = await main(args);
-    return { code, stdout, stderr };
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-    process.env = saved;
-  }
-}
-
-/** The real bin, as a separate process (stdout is a pipe, not a terminal). */
-async function imageflowProcess(args: string[], env: Record<string, string | undefined> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, KUBECONFIG: undefined, ...env };
-  for (const k of Object.keys(childEnv)) if (childEnv[k] === undefined) delete childEnv[k];
-  try {
-    const { stdout, stderr } = await exec(process.execPath, ['cli/bin.mjs', ...args], { env: childEnv, timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
+const imageflow = (args: string[], env: Record<string, string | undefined> = {}) => runInProcess(args, { KUBECONFIG: undefined, ...env });
+const imageflowProcess = (args: string[]) => runProcess(args, { KUBECONFIG: undefined });
 
 const t0 = Date.parse('2026-11-27T20:00:00Z');
 const at = (s: number) => new Date(t0 + s * 1000).toISOString().replace('.000', '');
