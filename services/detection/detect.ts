@@ -29,8 +29,13 @@ function toDetection(c: Candidate, labels: readonly string[]): Detection {
   };
 }
 
-/** `remainingMs` is the caller's time left (Infinity without a deadline). */
-export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: () => number): Promise<DetectResponse> {
+export interface DetectCall {
+  readonly requestId: string;
+  /** The caller's time left (Infinity without a deadline). */
+  readonly remainingMs: () => number;
+}
+
+export async function detect(deps: DetectDeps, req: DetectRequest, call: DetectCall): Promise<DetectResponse> {
   const started = performance.now();
   const { images } = deps;
   const spec = deps.registry.resolve(req.model);
@@ -61,13 +66,13 @@ export async function detect(deps: DetectDeps, req: DetectRequest, remainingMs: 
   }
 
   // A call that waited in the queue past its deadline must not take the model's time.
-  if (remainingMs() <= 0) throw deadlineExceeded('the call\'s deadline passed before inference started');
+  if (call.remainingMs() <= 0) throw deadlineExceeded('the call\'s deadline passed before inference started');
   const run = await detector.run(
     src.data,
     header,
     images.codec,
     { confidenceThreshold: params.confidenceThreshold, iouThreshold: params.iouThreshold, maxDetections: params.maxDetections, classIds: classIdFilter(params, spec) },
-    remainingMs(),
+    { timeoutMs: call.remainingMs(), requestId: call.requestId },
   );
   Object.assign(timings, { preprocessMs: run.preprocessMs, inferenceMs: run.inferenceMs, postprocessMs: run.postprocessMs });
   const detections = run.detections.map((c) => toDetection(c, spec.labels));

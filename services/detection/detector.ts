@@ -3,7 +3,7 @@ import { Code, ServiceError, imageError } from '../shared/errors.js';
 import { type CodecSettings, type DecodedHeader, openImage } from '../shared/image-codec.js';
 import { decodeCenternet } from './centernet-decoder.js';
 import { letterboxGeometry } from './letterbox.js';
-import type { ModelBackend } from './model-backend.js';
+import type { InferenceCall, ModelBackend } from './model-backend.js';
 import type { ModelSpec } from './model-registry.js';
 import { type Candidate, type Selection, selectDetections } from './nms.js';
 import { letterboxedNchw01, stretchedNhwc255 } from './preprocess.js';
@@ -22,7 +22,7 @@ export class Detector {
     readonly backend: ModelBackend,
   ) {}
 
-  async run(data: Buffer, header: DecodedHeader, codec: CodecSettings, selection: Selection, timeoutMs: number): Promise<DetectorRun> {
+  async run(data: Buffer, header: DecodedHeader, codec: CodecSettings, selection: Selection, call: InferenceCall): Promise<DetectorRun> {
     const { spec } = this;
     const image = { width: header.width, height: header.height };
     const t0 = performance.now();
@@ -37,7 +37,7 @@ export class Detector {
       throw imageError(err);
     }
     const t1 = performance.now();
-    const result = await this.backend.infer(input, timeoutMs);
+    const result = await this.backend.infer(input, call);
     const t2 = performance.now();
     let candidates: Candidate[];
     try {

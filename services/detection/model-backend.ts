@@ -6,6 +6,14 @@ export interface InferenceResult {
   readonly shape: readonly number[];
 }
 
+/** The call an inference is made for. */
+export interface InferenceCall {
+  /** Time left before the caller's deadline (Infinity when none). */
+  readonly timeoutMs: number;
+  /** The request id of the gRPC call, passed on so a backend's logs can be matched. */
+  readonly requestId: string;
+}
+
 export interface ModelBackend {
   /** True while calls can succeed. */
   readonly ready: boolean;
@@ -16,7 +24,7 @@ export interface ModelBackend {
   /** Called with the new readiness whenever it changes. */
   onReadyChange(listener: (ready: boolean) => void): void;
   /** Runs one input tensor; rejects with a ServiceError (UNAVAILABLE when not ready). */
-  infer(input: Float32Array, timeoutMs: number): Promise<InferenceResult>;
+  infer(input: Float32Array, call: InferenceCall): Promise<InferenceResult>;
   close(): Promise<void>;
 }
 

@@ -45,7 +45,7 @@ export async function createDetectionService(parts: ServiceParts, env: Detection
 
   const implementation = {
     detect: unary<DetectRequest, DetectResponse>('Detect', { logger, limiter }, (req, ctx) =>
-      detect({ images, registry, detectors }, req, ctx.remainingMs),
+      detect({ images, registry, detectors }, req, ctx),
     ),
     listModels: unary<ListModelsRequest, ListModelsResponse>('ListModels', { logger }, async () => ({
       models: registry.models.map((m) => ({

@@ -5,7 +5,7 @@ import { Code, ServiceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ModelInferRequest, ModelMetadataResponse } from '../shared/gen/inference/grpc_service.js';
 import type { TritonModelSpec } from './model-registry.js';
-import { type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
+import { type InferenceCall, type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
 import { float32FromLE, float32ToLE } from './tensor-bytes.js';
 import { TritonClient } from './triton-client.js';
 
@@ -79,13 +79,14 @@ export class TritonBackend implements ModelBackend {
     }
   }
 
-  async infer(input: Float32Array, timeoutMs: number): Promise<InferenceResult> {
+  async infer(input: Float32Array, call: InferenceCall): Promise<InferenceResult> {
     const { spec } = this;
     const shape = [1, 3, spec.inputHeight, spec.inputWidth];
     const request: ModelInferRequest = {
       modelName: spec.tritonModel,
       modelVersion: spec.tritonVersion,
-      id: '',
+      // Triton echoes the id and logs it: the same id as in our logs and the gateway's.
+      id: call.requestId,
       parameters: {},
       inputs: [{ name: spec.inputName, datatype: 'FP32', shape, parameters: {} }],
       outputs: [{ name: spec.outputName, parameters: {} }],
@@ -96,7 +97,7 @@ export class TritonBackend implements ModelBackend {
     try {
       // Always try, even when the last probe failed: grpc-js fails fast while disconnected, and
       // a success proves Triton is back before the next probe would.
-      response = await this.client.modelInfer(request, Math.min(timeoutMs, this.options.timeoutMs));
+      response = await this.client.modelInfer(request, Math.min(call.timeoutMs, this.options.timeoutMs));
     } catch (err) {
       if ((err as ServiceError).code === Code.UNAVAILABLE) this.state.set(false, (err as Error).message);
       throw err;

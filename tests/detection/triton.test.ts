@@ -86,6 +86,7 @@ describe('Triton backend', () => {
     const before = triton.requests.length;
     await detect();
     const req = triton.requests[before];
+    expect(req.id).toMatch(/^[0-9a-f-]{36}$/); // the call's request id
     expect(req).toMatchObject({ modelName: 'yolov8n', inputs: [{ name: 'images', datatype: 'FP32', shape: [1, 3, 640, 640] }], outputs: [{ name: 'output0' }] });
     const raw = req.rawInputContents[0];
     expect(raw.length).toBe(3 * 640 * 640 * 4);
