@@ -4,11 +4,13 @@
 //   (e) the gateway in JSON mode with storage (object in, object out)
 // and a three-step chain resize → filter → resize (f) as three JSON calls through storage
 // versus (g) one /v1/pipeline call; at concurrency 1 and 8, on 2 MP and 12 MP JPEGs, side by side
-// in one run, with a PASS/MISS line per target. Every process runs on this machine's cores.
+// in one run (cases of a group alternate in rounds, so background load hits them alike), with a
+// PASS/MISS line per target. Every process runs on this machine's cores.
 //
 //   npx tsx bench/gateway.ts [--quick]
 // bench/main.ts (npm run bench) imports runGatewayBench.
 import { spawn } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { configureSharp } from '../services/shared/image-codec.js';
@@ -89,6 +91,8 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   const ph = { ...(await loadPhotos(needed)), ...options.photos } as Record<PhotoName, Photo>;
 
   configureSharp({ cacheMemoryMb: 50 }); // as the services do, for (a)
+  const load1 = () => loadavg()[0].toFixed(1);
+  log(`load average ${load1()} on ${availableParallelism()} CPUs at start (ratios mean little when it is far above the CPU count)`);
   log('starting S3, resize, filter, gateway and the plain server on loopback …');
   const stack = await startBenchStack({ only: ['resize', 'filter', 'gateway'], serviceEnv: { LOG_LEVEL: 'warn' } });
   const plain = await startPlainServer().catch(async (err: unknown) => {
@@ -104,11 +108,44 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     return c === 1 ? (heavy ? 15 : 50) : heavy ? 40 : 120;
   };
   const maxMs = quick ? 6_000 : 25_000;
-  const run = async (key: string, photo: PhotoName, concurrency: number, n: number, fn: () => Promise<unknown>) => {
-    const stats = await load({ label: `${CASES[key]} ${photo} c${concurrency}`, concurrency, iterations: n, maxMs, warmup: Math.max(2, concurrency) }, fn);
-    rows.push({ case: key, what: CASES[key], photo, stats });
-    log(`  ${CASES[key].padEnd(30)} ${photo.padEnd(10)} c${concurrency}  ${stats.rps.toFixed(2).padStart(7)} req/s  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
-    return stats;
+  /** Rounds per group: the cases of a group alternate, so a change in background load hits them alike. */
+  const rounds = quick ? 1 : 3;
+  const merge = (label: string, parts: Stats[]): Stats => {
+    const med = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor((xs.length - 1) / 2)];
+    const n = parts.reduce((t, p) => t + p.n, 0);
+    const wallMs = parts.reduce((t, p) => t + p.wallMs, 0);
+    return {
+      label,
+      concurrency: parts[0].concurrency,
+      n,
+      errors: parts.reduce((t, p) => t + p.errors, 0),
+      firstError: parts.find((p) => p.firstError)?.firstError,
+      p50: med(parts.map((p) => p.p50)),
+      p90: med(parts.map((p) => p.p90)),
+      p99: med(parts.map((p) => p.p99)),
+      mean: parts.reduce((t, p) => t + p.mean * p.n, 0) / Math.max(1, n),
+      min: Math.min(...parts.map((p) => p.min)),
+      max: Math.max(...parts.map((p) => p.max)),
+      rps: n ? (n * 1000) / wallMs : 0,
+      wallMs,
+    };
+  };
+  /** Runs the cases of one group in `rounds` alternating rounds and records one merged row per case. */
+  const group = async (photo: PhotoName, concurrency: number, cases: Array<[string, number, () => Promise<unknown>]>) => {
+    const parts = new Map<string, Stats[]>();
+    for (let r = 0; r < rounds; r++) {
+      const order = r % 2 === 0 ? cases : [...cases].reverse();
+      for (const [key, n, fn] of order) {
+        const label = `${CASES[key]} ${photo} c${concurrency}`;
+        const st = await load({ label, concurrency, iterations: Math.max(2, Math.round(n / rounds)), maxMs: maxMs / rounds, warmup: Math.max(2, concurrency) }, fn);
+        parts.set(key, [...(parts.get(key) ?? []), st]);
+      }
+    }
+    for (const [key] of cases) {
+      const stats = merge(`${CASES[key]} ${photo} c${concurrency}`, parts.get(key)!);
+      rows.push({ case: key, what: CASES[key], photo, stats });
+      log(`  ${CASES[key].padEnd(30)} ${photo.padEnd(10)} c${concurrency}  ${stats.rps.toFixed(2).padStart(7)} req/s  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
+    }
   };
 
   try {
@@ -136,12 +173,14 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     };
 
     log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process`);
-    for (const k of ['a', 'b', 'c', 'd'] as const) await run(k, small, 1, quick ? 40 : 200, single[k](ph[small]));
+    await group(small, 1, (['a', 'b', 'c', 'd'] as const).map((k) => [k, quick ? 40 : 240, single[k](ph[small])]));
     for (const photo of sizes) {
       for (const c of [1, 8]) {
         log(`\n${photo}, concurrency ${c}`);
-        for (const k of ['a', 'b', 'c', 'd', 'e'] as const) await run(k, photo, c, iterations(photo, c), single[k](ph[photo]));
-        for (const k of ['f', 'g'] as const) await run(k, photo, c, Math.max(3, Math.round(iterations(photo, c) / 3)), chain[k](ph[photo]));
+        await group(photo, c, [
+          ...(['a', 'b', 'c', 'd', 'e'] as const).map((k): [string, number, () => Promise<unknown>] => [k, iterations(photo, c), single[k](ph[photo])]),
+          ...(['f', 'g'] as const).map((k): [string, number, () => Promise<unknown>] => [k, Math.max(3 * rounds, Math.round(iterations(photo, c) / 3)), chain[k](ph[photo])]),
+        ]);
       }
     }
   } finally {
@@ -199,7 +238,8 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     ratios[`d−a p50 ms c1 ${small}`] = overhead;
     targets.push({ id: 'gw-raw-overhead-small', description: `gateway raw (d) p50 overhead over in-process (a), c1, ${small}`, measured: `${fmtMs(overhead)} ms`, bar: '< 3 ms', pass: overhead < 3 });
   }
-  log('\nratios:');
+  log(`\nload average ${load1()} at the end`);
+  log('ratios:');
   for (const [k, v] of Object.entries(ratios)) log(`  ${k.padEnd(28)} ${k.includes('ms') ? `${fmtMs(v)} ms` : k.startsWith('f/g') ? fmtX(v) : fmtPct(v)}`);
   log('');
   for (const t of targets) log(targetLine(t));
