@@ -207,6 +207,24 @@ describe('/v1/pipeline', () => {
     expect(keyOf(f)).toBe(keyOf(fused));
   });
 
+  it('a detect step after the last image step still sees the image; output.key names the final object', async () => {
+    const fused = await post(base, '/v1/pipeline', {
+      input: { key: 'photos/cat.jpg' },
+      steps: [{ op: 'resize', width: 256 }, { op: 'detect' }],
+    });
+    expect(fused.status).toBe(200);
+    expect(fused.json.steps[1]).toMatchObject({ op: 'detect', width: 256, height: 192 });
+    const single = await post(base, '/v1/resize', { input: { key: 'photos/cat.jpg' }, width: 256 });
+    expect(keyOf(fused)).toBe(keyOf(single));
+    const named = await post(base, '/v1/pipeline', {
+      input: { key: 'photos/cat.jpg' },
+      steps: [{ op: 'filter', ops: [{ type: 'negate' }] }, { op: 'resize', width: 100 }],
+      output: { key: 'named/result.webp', format: 'webp' },
+    });
+    expect(named.json.output).toMatchObject({ key: 'named/result.webp', format: 'webp', width: 100 });
+    expect(await s3.storage.stat({ bucket: BUCKET, key: 'named/result.webp' })).toBeDefined();
+  });
+
   it('rejects unknown ops, bad step parameters and detect-only pipelines before calling anything', async () => {
     const unknownOp = await post(base, '/v1/pipeline', { input: { key: 'photos/cat.jpg' }, steps: [{ op: 'rotate', degrees: 90 }] });
     expect(unknownOp.status).toBe(400);
