@@ -24,8 +24,14 @@ interface RunFlags {
 export function reportNodes(nodes: readonly NodeStatus[]): ReportNode[] {
   const byName = new Map(nodes.map((n) => [n.name, n]));
   const depth = (n: NodeStatus): number => (n.parent ? 1 + depth(byName.get(n.parent)!) : n.displayName === 'onExit' ? 1 : 0);
+  // Steps inside a fan-out branch carry the branch's item, e.g. `thumb-to-gray (inputs/a.jpg)`.
+  const item = (n: NodeStatus) => {
+    const parent = n.parent ? byName.get(n.parent) : undefined;
+    const m = parent?.type === 'DAG' ? /\(\d+:(.*)\)$/.exec(parent.displayName) : null;
+    return m ? ` (${m[1]})` : '';
+  };
   return nodes.map((n) => ({
-    displayName: n.displayName,
+    displayName: n.displayName + item(n),
     type: n.type,
     phase: n.phase,
     message: n.message,

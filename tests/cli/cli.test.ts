@@ -50,7 +50,8 @@ describe('imageflow', () => {
     expect(r.stdout).toContain('5 pipeline(s) linted');
     expect(r.stdout).toMatch(/schema checks: .*@kubernetes-models\/argo-workflows/);
     expect(r.stdout).toContain('0 error(s)');
-  });
+    // The schema validator compiles Argo's CRD schemas (2.7 MB each) on first use: ~15 s of CPU.
+  }, 180_000);
 
   it('lint: a broken document exits 1 with every finding, naming the step and field', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'imageflow-lint-'));

@@ -106,7 +106,8 @@ describe('imageflow submit', () => {
     ];
     expect(lines.filter((l) => expected.includes(l))).toEqual(expected);
     expect(r.stdout).not.toContain('\x1b[');
-  });
+    // Includes compiling Argo's CRD schemas for the validity check (~15 s of CPU on first use).
+  }, 180_000);
 
   it('exit 1 when the workflow ends Failed, with the failed step shown', async () => {
     api = await startFakeKubeApi({ templates: TEMPLATES, watchBatches: script('Failed') });
@@ -129,7 +130,7 @@ describe('imageflow submit', () => {
     expect(body.metadata.namespace).toBe('team-a');
     expect((await validateArgoObject(body as unknown as { kind: string })).problems).toEqual([]);
     expect(api.requests.some((q) => q.includes('workflowtemplates'))).toBe(false);
-  });
+  }, 180_000);
 
   it('a missing WorkflowTemplate: exit 3, suggests kubectl apply -f dist/', async () => {
     api = await startFakeKubeApi({});
