@@ -4,6 +4,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { pipelines } from '../../pipelines/index.js';
 import { validateArgoObject } from '../pipeline/argo-schema.js';
+import { progressDisplay } from '../../cli/submit/progress-display.js';
+import { workflowReportNodes } from '../../cli/submit/workflow-nodes.js';
+import type { ArgoWorkflow } from '../../cli/submit/argo-api.js';
 import { startFakeKubeApi, writeKubeconfig, type FakeKubeApi, type WatchBatch } from './support/fake-kube-api.js';
 import { imageflow as runInProcess, imageflowProcess as runProcess } from './support/run-cli.js';
 
@@ -170,5 +173,24 @@ describe('imageflow submit', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('parameters.colour');
     expect(api.requests).toHaveLength(0);
+  });
+});
+
+describe('submit --watch on a terminal', () => {
+  it('redraws one step table in place on every event', () => {
+    let text = '';
+    const tty = { isTTY: true, write: (s: string) => ((text += s), true) };
+    const display = progressDisplay(tty, WF);
+    const wf = (status: Record<string, unknown>) => ({ apiVersion: 'argoproj.io/v1alpha1', kind: 'Workflow', metadata: { name: WF }, spec: {}, status }) as ArgoWorkflow;
+    const first = wf({ phase: 'Running', progress: '0/2', nodes: nodes(WF, 'Running') });
+    display.update('Running', workflowReportNodes(first), '0/2');
+    const drawn = text.split('\n').length - 1;
+    expect(text).toBe(`${WF}: Running (0/2)\nSTEP           TEMPLATE  PHASE    TRIES  DURATION  RESULT / MESSAGE\n● find-people  detect    Running  1      -\n`);
+    display.update('Running', workflowReportNodes(wf({ phase: 'Running', nodes: nodes(WF, 'Succeeded', 'Running') })), '1/2');
+    // Cursor up over the previous table, clear to the end, draw the new one.
+    const second = text.slice(text.indexOf('\x1b['));
+    expect(second.startsWith(`\x1b[${drawn}A\x1b[J${WF}: Running (1/2)\n`)).toBe(true);
+    expect(second).toContain('✔ find-people  detect    Succeeded  1      2.0s      1 detection');
+    expect(second).toContain('● blur-all');
   });
 });
