@@ -139,6 +139,9 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
       } else {
         return outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_INLINE);
       }
+      // Unfused, a step's output goes to its input's bucket; a service given inline bytes would
+      // pick its default bucket instead, so name the bucket of the lineage.
+      if (!s.bucket) s.bucket = cur.bucket;
       // From an original input the service derives the same key the unfused call would; from
       // an image in memory only the gateway knows the lineage, so it names the key.
       if (!s.key && cur.kind === 'memory' && params !== undefined) {

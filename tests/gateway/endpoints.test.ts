@@ -197,6 +197,16 @@ describe('/v1/pipeline', () => {
     expect(fused.json.output.format).toBe('png');
   });
 
+  it('an input in another bucket: the final object goes to that bucket, as unfused', async () => {
+    await s3.storage.write({ bucket: OTHER_BUCKET, key: 'cat.jpg' }, photo, 'image/jpeg');
+    const steps = [{ op: 'resize', width: 200 }, { op: 'filter', ops: [{ type: 'grayscale' }] }];
+    const fused = await post(base, '/v1/pipeline', { input: { bucket: OTHER_BUCKET, key: 'cat.jpg' }, steps });
+    expect(fused.json.output.bucket).toBe(OTHER_BUCKET);
+    const r = await post(base, '/v1/resize', { input: { bucket: OTHER_BUCKET, key: 'cat.jpg' }, width: 200 });
+    const f = await post(base, '/v1/filter', { input: { bucket: OTHER_BUCKET, key: keyOf(r) }, ops: [{ type: 'grayscale' }] });
+    expect([f.json.output.bucket, keyOf(f)]).toEqual([OTHER_BUCKET, keyOf(fused)]);
+  });
+
   it('inline input: the final key follows the unfused chain too', async () => {
     const data = photo.toString('base64');
     const steps = [{ op: 'resize', width: 160 }, { op: 'filter', ops: [{ type: 'brightness', intensity: 1.2 }] }];
