@@ -64,6 +64,8 @@ export interface ConnectOptions {
   readonly bucket?: string;
   /** Log lines of the services of a stack started for this command. */
   readonly onServiceLine?: (name: string, line: string) => void;
+  /** Told before a stack is started for this command (it takes a while: the detector loads). */
+  readonly onStartingStack?: () => void;
 }
 
 export async function connectStack(options: ConnectOptions): Promise<StackConnection> {
@@ -85,6 +87,7 @@ export async function connectStack(options: ConnectOptions): Promise<StackConnec
     const storage = new Storage({ ...up.s3, timeoutMs: 10_000 });
     return { gatewayUrl: up.gateway, storage, bucket: options.bucket ?? up.bucket, origin: `the stack of \`imageflow up\` (pid ${up.pid})`, close: async () => {} };
   }
+  options.onStartingStack?.();
   // Free ports, so this never collides with `imageflow up` or another run.
   const stack = await startLocalStack({
     env: { ...env, S3_PORT: '0', RESIZE_PORT: '0', FILTER_PORT: '0', DETECTION_PORT: '0', GATEWAY_PORT: '0', MINIO_ENDPOINT: '' },

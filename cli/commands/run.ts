@@ -91,6 +91,7 @@ Examples:
         s3Endpoint: flags.s3Endpoint,
         bucket: flags.bucket,
         onServiceLine: flags.verbose ? (name, line) => process.stderr.write(`[${name}] ${line}\n`) : undefined,
+        onStartingStack: () => process.stderr.write('no gateway given and no `imageflow up` running: starting a local stack for this run...\n'),
       });
       let runs: readonly WorkflowRun[] = [];
       try {
