@@ -106,11 +106,13 @@ Examples:
           outDir: flags.out,
           secrets,
           semaphores: numericPairs(flags.semaphore, '--semaphore'),
+          // One line per step phase change while it runs; the table comes at the end.
           onNode: flags.json
             ? undefined
             : (node, run) => {
-                const [view] = reportNodes([{ ...node, parent: undefined }]).map((n) => ({ ...n, depth: 1 }));
-                if (isStepNode({ type: node.type, depth: node.parent ? 1 : 0 }) && node.phase !== 'Pending')
+                const [view] = reportNodes([{ ...node, parent: undefined }]);
+                // DAG nodes (the workflow itself, fan-out branches) are bookkeeping, not steps.
+                if (isStepNode({ type: node.type, depth: 1 }) && node.phase !== 'Pending')
                   process.stdout.write(`  ${run.name}  ${stepLine(view)}\n`);
               },
         });

@@ -116,7 +116,7 @@ export function buildGraph(wt: WorkflowTemplateObject): PipelineGraph {
   for (const p of params) nodes.push({ id: paramId(p.name), kind: 'param', lines: [p.name, p.value !== undefined ? `= ${p.value.length > 40 ? `${p.value.slice(0, 39)}…` : p.value}` : 'required'] });
   const usedParams = new Set<string>();
 
-  const addDag = (template: TemplateSpec, prefix: string, group: string | undefined, itemSource?: string) => {
+  const addDag = (template: TemplateSpec, prefix: string, group: string | undefined) => {
     for (const task of template.dag!.tasks) {
       const id = `${prefix}${task.name}`;
       const target = templates.get(task.template);
@@ -126,7 +126,7 @@ export function buildGraph(wt: WorkflowTemplateObject): PipelineGraph {
           usedParams.add(p);
           edges.push({ from: paramId(p), to: `${id}/${target.dag.tasks[0].name}`, label: 'items', dashed: true });
         }
-        addDag(target, `${id}/`, id, id);
+        addDag(target, `${id}/`, id);
         continue;
       }
       const steps = fused[task.name];
@@ -143,19 +143,17 @@ export function buildGraph(wt: WorkflowTemplateObject): PipelineGraph {
         usedParams.add(p);
         edges.push({ from: paramId(p), to: id, dashed: true });
       }
-      void itemSource;
     }
   };
   const entry = templates.get(wt.spec.entrypoint)!;
   addDag(entry, '', undefined);
-  for (const [i, o] of (entry.outputs?.parameters ?? []).entries()) {
+  for (const o of entry.outputs?.parameters ?? []) {
     const ref = /tasks\.([a-z0-9-]+)\.outputs/.exec(o.valueFrom?.parameter ?? '')?.[1];
     nodes.push({ id: `output:${o.name}`, kind: 'output', lines: [`output ${o.name}`] });
     if (!ref) continue;
     const group = groups.find((g) => g.id === ref);
     const from = group ? nodes.filter((n) => n.group === group.id).at(-1)!.id : ref;
     edges.push({ from, to: `output:${o.name}`, dashed: true, label: group ? 'gathered' : undefined });
-    void i;
   }
   if (wt.spec.onExit) {
     const exit = templates.get(wt.spec.onExit);

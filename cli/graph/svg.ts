@@ -61,7 +61,7 @@ export function layout(graph: PipelineGraph): { boxes: Map<string, Box>; width: 
   for (const b of boxes.values()) (layers[b.layer] ??= []).push(b);
   // Order: barycentre of predecessors' positions, keeping group members next to each other.
   const position = new Map<string, number>();
-  for (const [li, layer] of layers.entries()) {
+  for (const layer of layers) {
     if (!layer) continue;
     const bary = (b: Box) => {
       const ps = preds.get(b.node.id)!.filter((p) => position.has(p));
@@ -75,7 +75,6 @@ export function layout(graph: PipelineGraph): { boxes: Map<string, Box>; width: 
     const key = (b: Box) => [b.node.group ? groupBary.get(b.node.group)! : bary(b), bary(b)] as const;
     layer.sort((a, b) => key(a)[0] - key(b)[0] || key(a)[1] - key(b)[1]);
     layer.forEach((b, i) => position.set(b.node.id, i));
-    void li;
   }
   // Coordinates: layers top to bottom, each centred; group members get extra room for the box.
   const layerWidth = (layer: Box[]) => layer.reduce((s, b) => s + b.w, 0) + GAP_X * (layer.length - 1) + 2 * GROUP_PAD;

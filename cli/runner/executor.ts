@@ -11,7 +11,7 @@ import { Limiter, UNLIMITED } from './limiter.js';
 import { RetryPolicy, type Attempt } from './retry.js';
 import { assertSupported } from './supported-fields.js';
 import { substitute, type TagScope } from './tags.js';
-import type { DagTaskSpec, NodePhase, NodeType, ParameterSpec, TemplateSpec, WorkflowTemplateObject } from './types.js';
+import type { DagTaskSpec, NodePhase, NodeType, TemplateSpec, WorkflowTemplateObject } from './types.js';
 
 export interface NodeStatus {
   readonly id: string;
@@ -247,7 +247,9 @@ class WorkflowExecution {
     this.mark(node, 'Running');
     for (;;) {
       const startedAt = Date.now();
-      const outcome = await this.parallelism.run(() => semaphores.reduce<() => Promise<Awaited<ReturnType<typeof callHttp>>>>((fn, s) => () => s.run(fn), () => callHttp(request))());
+      // Inside every semaphore the template names, within the workflow's parallelism.
+      const call = semaphores.reduce((inner, s) => () => s.run(inner), () => callHttp(request));
+      const outcome = await this.parallelism.run(call);
       node.attempts++;
       node.statusCode = outcome.statusCode;
       if (outcome.ok) {
@@ -444,4 +446,3 @@ export async function runWorkflow(template: WorkflowTemplateObject, options: Run
   return new WorkflowExecution(template, options).run();
 }
 
-export type { ParameterSpec };

@@ -2,7 +2,7 @@
 // health endpoints, every operation (raw mode, so the answer is image bytes we can decode), detect,
 // and one fused /v1/pipeline (decoded from storage when we can reach it, else checked by its answer).
 import sharp from 'sharp';
-import { DetectResponse, ImageResponse, PipelineResponse } from '../../services/shared/http-api.js';
+import { DetectResponse, PipelineResponse } from '../../services/shared/http-api.js';
 import type { Storage } from '../../services/shared/storage.js';
 
 export interface CheckResult {
@@ -158,6 +158,5 @@ export async function runSmokeChecks(target: SmokeTarget): Promise<CheckResult[]
       return { ms: c.ms, detail: errorText(c).slice(0, 80) };
     }),
   );
-  void ImageResponse;
   return results;
 }
