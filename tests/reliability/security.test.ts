@@ -6,6 +6,7 @@ import { OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js
 import { ResizeServiceClient, type ResizeRequest } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { spawnService, type ServiceProcess } from '../../services/local-stack/launcher.js';
 import { createLogger } from '../../services/shared/logger.js';
+import { grpcClientCredentials } from '../../services/shared/grpc-client-credentials.js';
 import { makePhoto } from '../support/images.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { codeOf, startService } from '../support/services.js';
@@ -72,6 +73,12 @@ describe('mTLS (GRPC_TLS_CERT_FILE / KEY_FILE / CA_FILE)', () => {
   it('accepts a client with a certificate signed by the CA', async () => {
     const good = grpc.credentials.createSsl(pki.read(pki.caCert), pki.read(pki.clientKey), pki.read(pki.clientCert));
     expect(await codeWith(good, tlsService.port)).toBe('OK');
+  });
+
+  it('grpcClientCredentials (what the gateway uses) connects with the same GRPC_TLS_* variables', async () => {
+    const env = { GRPC_TLS_CA_FILE: pki.caCert, GRPC_TLS_CERT_FILE: pki.clientCert, GRPC_TLS_KEY_FILE: pki.clientKey };
+    expect(await codeWith(grpcClientCredentials(env), tlsService.port)).toBe('OK');
+    expect(await codeWith(grpcClientCredentials({ GRPC_TLS_CA_FILE: pki.caCert }), tlsService.port)).toBe('UNAVAILABLE');
   });
 
   it('a client that does not trust the server certificate is refused too', async () => {
