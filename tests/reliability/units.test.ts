@@ -112,3 +112,28 @@ describe('client TLS settings (GRPC_TLS_* on the calling side)', () => {
     expect(() => grpcClientCredentials({ GRPC_TLS_CA_FILE: '/nonexistent/ca.crt' })).toThrow(/GRPC_TLS_CA_FILE="\/nonexistent\/ca.crt": cannot read it/);
   });
 });
+
+describe('ByteBudget (admission by request bytes)', () => {
+  it('admits while under budget, refuses past it, and frees on release (once)', async () => {
+    const { ByteBudget } = await import('../../services/shared/byte-budget.js');
+    const b = new ByteBudget(100);
+    const r1 = b.tryAcquire(60)!;
+    expect(b.tryAcquire(50)).toBeUndefined();
+    const r2 = b.tryAcquire(40)!;
+    expect(b.inUse).toBe(100);
+    r1();
+    r1(); // idempotent
+    expect(b.inUse).toBe(40);
+    expect(b.tryAcquire(60)).toBeDefined();
+    r2();
+  });
+  it('admits one request larger than the budget when nothing else is in flight', async () => {
+    const { ByteBudget } = await import('../../services/shared/byte-budget.js');
+    const b = new ByteBudget(10);
+    const big = b.tryAcquire(50)!;
+    expect(big).toBeDefined();
+    expect(b.tryAcquire(1)).toBeUndefined();
+    big();
+    expect(b.tryAcquire(1)).toBeDefined();
+  });
+});
