@@ -51,6 +51,8 @@ export interface GrpcServerOptions {
   readonly tls?: TlsFiles;
   /** Status reported until markServing() is called. @default 'SERVING' */
   readonly initialStatus?: ServingStatus;
+  /** HTTP/2 streams per connection; more wait on the client side (back-pressure before bytes arrive). @default grpc-js' */
+  readonly maxConcurrentStreams?: number;
 }
 
 export class GrpcServerHost {
@@ -70,6 +72,7 @@ export class GrpcServerHost {
       // Clients such as the gateway keep channels open; accept their keepalive pings.
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      ...(options.maxConcurrentStreams ? { 'grpc.max_concurrent_streams': options.maxConcurrentStreams } : {}),
     });
     const status = options.initialStatus ?? 'SERVING';
     const healthNames = ['', ...options.services.map((s) => s.healthName)];
@@ -168,7 +171,7 @@ export function unary<Req, Res>(
     };
     const run = () => handler(call.request, ctx);
     // The handler (and the storage/inference calls it makes) runs inside the server span.
-    otelContext.with(spanContext, () => (options.limiter ? options.limiter.run(run) : run())).then(
+    otelContext.with(spanContext, () => (options.limiter ? options.limiter.run(run, inlineBytes(call.request)) : run())).then(
       (response) => {
         logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
         finish(grpc.status.OK);
@@ -186,6 +189,12 @@ export function unary<Req, Res>(
       },
     );
   };
+}
+
+/** Size of the inline image a request carries (ImageSource.data, shared by every image call). */
+function inlineBytes(request: unknown): number {
+  const data = (request as { source?: { data?: unknown } } | undefined)?.source?.data;
+  return data instanceof Uint8Array ? data.byteLength : 0;
 }
 
 const SERVER_FAULTS = new Set([

@@ -98,7 +98,15 @@ export class ServiceMetrics {
   }
 
   /** Exposes a limiter's running/queued counts (back-pressure) at scrape time. */
-  trackLimiter(limiter: { readonly inFlight: number; readonly queued: number; readonly maxActive: number; readonly maxQueued: number }): void {
+  trackLimiter(limiter: { readonly inFlight: number; readonly queued: number; readonly maxActive: number; readonly maxQueued: number; readonly bytesInUse?: number }): void {
+    new Gauge({
+      name: 'imageflow_limiter_inflight_request_bytes',
+      help: 'Inline image bytes held by running and queued calls (bounded by MAX_INFLIGHT_REQUEST_BYTES)',
+      registers: [this.registry],
+      collect() {
+        this.set(limiter.bytesInUse ?? 0);
+      },
+    });
     new Gauge({
       name: 'imageflow_limiter_calls',
       help: 'Calls in the concurrency limiter: running, queued, and the configured maxima',

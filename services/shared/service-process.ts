@@ -20,6 +20,10 @@ export const imageServiceEnvShape = {
   /** Calls processed at once; more wait in a queue of MAX_QUEUED, beyond that "busy". */
   MAX_CONCURRENT_CALLS: envInt(Math.max(2, availableParallelism()), 1, 1024),
   MAX_QUEUED_CALLS: envInt(64, 0, 100_000),
+  /** Inline image bytes held by running + queued calls; past it, calls are "busy". 0 = no bound. */
+  MAX_INFLIGHT_REQUEST_BYTES: envInt(256 * 1024 * 1024, 0),
+  /** HTTP/2 streams one client connection may have open; 0 = grpc-js default (unbounded). */
+  GRPC_MAX_CONCURRENT_STREAMS: envInt(0, 0, 100_000),
   SHARP_CONCURRENCY: envInt(0, 0, 64),
   SHARP_CACHE_MB: envInt(50, 0, 4096),
   GRPC_TLS_CERT_FILE: envOptionalString(),
@@ -98,7 +102,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     throw err;
   }
   configureSharp({ concurrency: parsed.SHARP_CONCURRENCY || undefined, cacheMemoryMb: parsed.SHARP_CACHE_MB });
-  const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS);
+  const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS, parsed.MAX_INFLIGHT_REQUEST_BYTES || undefined);
   const metrics = initServiceMetrics(spec.name);
   metrics.trackLimiter(limiter);
   const built = await spec.create({ env: parsed, logger, images, limiter });
@@ -112,6 +116,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     reflectionProtos: spec.reflectionProtos,
     tls,
     initialStatus: built.ready ? 'NOT_SERVING' : 'SERVING',
+    maxConcurrentStreams: parsed.GRPC_MAX_CONCURRENT_STREAMS || undefined,
   });
   built.ready?.then(
     () => {
