@@ -4,6 +4,8 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, parseEnv } from '../shared/config.js';
 import { BucketName } from '../shared/http-api.js';
+import { grpcClientCredentials } from '../shared/grpc-client-credentials.js';
+import type { ChannelCredentials } from '@grpc/grpc-js';
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
@@ -67,6 +69,10 @@ export const GatewayEnvSchema = z.object({
   /** HTTP/2 receive window of the gateway's channels (bytes): large answers in fewer round trips. */
   GRPC_FLOW_CONTROL_WINDOW_BYTES: envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1),
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
+  /** TLS to the services (the variables the services read): the CA verifies them; cert + key add mTLS. */
+  GRPC_TLS_CA_FILE: envOptionalString(),
+  GRPC_TLS_CERT_FILE: envOptionalString(),
+  GRPC_TLS_KEY_FILE: envOptionalString(),
 });
 export type GatewayEnv = z.infer<typeof GatewayEnvSchema>;
 
@@ -91,6 +97,8 @@ export interface GatewayConfig {
   readonly grpcChannelsPerUpstream: number;
   readonly grpcFlowControlWindowBytes: number;
   readonly shutdownGraceMs: number;
+  /** From GRPC_TLS_CA_FILE / GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE; none set: plaintext. */
+  readonly grpcCredentials: ChannelCredentials;
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable. */
@@ -120,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     grpcChannelsPerUpstream: e.GRPC_CHANNELS_PER_UPSTREAM,
     grpcFlowControlWindowBytes: e.GRPC_FLOW_CONTROL_WINDOW_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
+    grpcCredentials: grpcClientCredentials(e),
   };
 }
 

@@ -91,11 +91,10 @@ export class Upstream<C extends grpc.Client> {
       // Each client gets its own connection (grpc-js would otherwise share one subchannel).
       'grpc.use_local_subchannel_pool': 1,
     };
-    this.clients = Array.from({ length: this.config.grpcChannelsPerUpstream }, () =>
-      new Ctor(this.endpoint, grpc.credentials.createInsecure(), channelOptions),
-    );
+    const credentials = this.config.grpcCredentials;
+    this.clients = Array.from({ length: this.config.grpcChannelsPerUpstream }, () => new Ctor(this.endpoint, credentials, channelOptions));
     // The health client shares the first channel: /ready checks a connection the calls use.
-    this.health = new HealthClientCtor(this.endpoint, grpc.credentials.createInsecure(), {
+    this.health = new HealthClientCtor(this.endpoint, credentials, {
       ...channelOptions,
       channelOverride: this.clients[0].getChannel() as grpc.Channel,
     });

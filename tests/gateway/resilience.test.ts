@@ -120,6 +120,7 @@ describe('configuration', () => {
     ['RETRY_MAX_ATTEMPTS', '0'],
     ['ALLOWED_BUCKETS', 'Not_A_Bucket'],
     ['GATEWAY_API_KEYS_FILE', '/nonexistent/keys'],
+    ['GRPC_TLS_CA_FILE', '/nonexistent/ca.pem'],
   ])('a bad %s stops the process with exit 1, naming it', async (name, value) => {
     await expect(startGateway({ [name]: value })).rejects.toThrow(new RegExp(`code 1[\\s\\S]*${name}`));
   });
