@@ -2,8 +2,8 @@
 // counts (SHARP_CONCURRENCY; sharp's own default is 1 thread per image on glibc Linux), libuv
 // pool sizes (UV_THREADPOOL_SIZE, where sharp's work queues) and call limits
 // (MAX_CONCURRENT_CALLS), measured side by side over gRPC with inline images: latency at
-// concurrency 1 and throughput at concurrency 8.
-import { spawnService } from '../services/local-stack/launcher.js';
+// concurrency 1 and throughput at concurrency 8, interleaved round by round.
+import { spawnService, type ServiceProcess } from '../services/local-stack/launcher.js';
 import { callResize, clients, output, seedRequests, source } from './lib/grpc.js';
 import { load, type Stats } from './lib/measure.js';
 import type { Photo } from './lib/photos.js';
@@ -29,25 +29,56 @@ export interface TuningRow {
   readonly c8: Stats;
 }
 
+/**
+ * Every configuration runs in its own process, all started up front; the loads are interleaved
+ * round by round (config 1, 2, …, then again), so a disturbance of the machine hits them alike.
+ */
 export async function runTuningBench(photos: readonly Photo[], quick: boolean, configs = TUNING_CONFIGS): Promise<TuningRow[]> {
-  const rows: TuningRow[] = [];
-  for (const config of configs) {
-    const proc = await spawnService('resize', {
-      env: { GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', MINIO_ENDPOINT: '', ...config.env },
-    });
-    const c = clients({ resize: proc.port });
+  const procs: ServiceProcess[] = [];
+  try {
+    for (const config of configs) {
+      procs.push(await spawnService('resize', { env: { GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', MINIO_ENDPOINT: '', ...config.env } }));
+    }
+    const cs = procs.map((p) => clients({ resize: p.port }));
+    const rounds = quick ? 1 : 3;
+    const samples = new Map<string, { c1: Stats[]; c8: Stats[] }>();
     try {
       for (const p of photos) {
         const heavy = p.megapixels > 6;
-        const call = () => callResize(c.resize!, seedRequests.resize(source.inline(p.data), output.inline()));
-        const c1 = await load({ label: `${config.name} ${p.name} c1`, concurrency: 1, iterations: quick ? 4 : heavy ? 8 : 20, warmup: 2, maxMs: 15_000 }, call);
-        const c8 = await load({ label: `${config.name} ${p.name} c8`, concurrency: 8, iterations: quick ? 8 : heavy ? 24 : 64, maxMs: 20_000 }, call);
-        rows.push({ config: config.name, env: config.env, photo: p.name, c1, c8 });
+        for (let round = 0; round < rounds; round++) {
+          for (const [i, config] of configs.entries()) {
+            const call = () => callResize(cs[i].resize!, seedRequests.resize(source.inline(p.data), output.inline()));
+            const c1 = await load({ label: `${config.name} ${p.name} c1`, concurrency: 1, iterations: heavy ? 4 : 8, warmup: round === 0 ? 2 : 1, maxMs: 10_000 }, call);
+            const c8 = await load({ label: `${config.name} ${p.name} c8`, concurrency: 8, iterations: heavy ? 8 : 24, warmup: 8, maxMs: 15_000 }, call);
+            const key = `${i}|${p.name}`;
+            const entry = samples.get(key) ?? { c1: [], c8: [] };
+            entry.c1.push(c1);
+            entry.c8.push(c8);
+            samples.set(key, entry);
+          }
+        }
       }
     } finally {
-      c.close();
-      await proc.stop();
+      for (const c of cs) c.close();
     }
+    const rows: TuningRow[] = [];
+    for (const p of photos) {
+      for (const [i, config] of configs.entries()) {
+        const { c1, c8 } = samples.get(`${i}|${p.name}`)!;
+        rows.push({ config: config.name, env: config.env, photo: p.name, c1: merge(c1), c8: merge(c8) });
+      }
+    }
+    return rows;
+  } finally {
+    await Promise.all(procs.map((p) => p.stop()));
   }
-  return rows;
+}
+
+/** Rounds of one configuration as one result: latency of the median round, throughput over all rounds. */
+function merge(rounds: readonly Stats[]): Stats {
+  const byP50 = [...rounds].sort((a, b) => a.p50 - b.p50);
+  const mid = byP50[Math.floor(byP50.length / 2)];
+  const n = rounds.reduce((a, r) => a + r.n, 0);
+  const wallMs = rounds.reduce((a, r) => a + r.wallMs, 0);
+  return { ...mid, n, wallMs, rps: (n * 1000) / wallMs, errors: rounds.reduce((a, r) => a + r.errors, 0) };
 }

@@ -54,7 +54,7 @@ export async function startDetector(): Promise<InProcessDetector> {
   return {
     async detect(data) {
       const header = await readHeader(data, CODEC);
-      const run = await detector.run(data, header, CODEC, { ...SEED.detect, classIds: undefined }, 30_000);
+      const run = await detector.run(data, header, CODEC, { ...SEED.detect, classIds: undefined }, { timeoutMs: 30_000, requestId: 'bench' });
       return run.detections;
     },
     close: () => backend.close(),
