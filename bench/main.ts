@@ -136,7 +136,7 @@ async function main(): Promise<void> {
       gateway: stack.gatewayUrl!,
       detector,
       photos: pipelinePhotos.map((n) => ({ photo: ph[n], key: keys[n]! })),
-      iterations: QUICK ? 3 : 10,
+      iterations: QUICK ? 3 : 8,
     });
     results.pipeline = pipeline;
     for (const r of pipeline) {
@@ -145,6 +145,7 @@ async function main(): Promise<void> {
       const rows = [a, r.threeCalls, r.fused, r.runnerFused, r.runnerUnfused].filter((s): s is Stats => Boolean(s));
       log(table(STATS_HEAD, rows.map((s) => statsRow(s, a))));
       if (r.runnerError) log(`(d) local runner: ${r.runnerError}`);
+      log(`communication inside one fused call (HTTP hop + gateway + 3 gRPC hops), median: ${fmtMs(r.fusedOverheadMs)} ms`);
       targets.push({
         id: `fused-vs-sum-${r.photo}`,
         description: `fused /v1/pipeline p50 ÷ sum of in-process step p50s, ${r.photo}`,
@@ -186,7 +187,9 @@ async function main(): Promise<void> {
     // ── 4. Memory ──────────────────────────────────────────────────────────────────────────────
     log('\n## 4. Peak resident memory per service process, 24 MP JPEG inputs (VmHWM, reset before each level)');
     const levels = QUICK ? [{ concurrency: 8, calls: 8 }] : [{ concurrency: 1, calls: 2 }, { concurrency: 8, calls: 16 }, { concurrency: 16, calls: 16 }];
-    const memory: MemoryRow[] = await runMemoryBench({ stack, key: keys['24mp.jpg']!, data: ph['24mp.jpg'].data, levels });
+    // --quick leaves out the filter service, the slowest on 24 MP inputs (about 20 s at c8).
+    const memoryServices = QUICK ? (['resize', 'detection', 'gateway'] as const) : (['resize', 'filter', 'detection', 'gateway'] as const);
+    const memory: MemoryRow[] = await runMemoryBench({ stack, key: keys['24mp.jpg']!, data: ph['24mp.jpg'].data, levels, services: memoryServices });
     results.memory = memory;
     log(
       table(

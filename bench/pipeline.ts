@@ -7,7 +7,7 @@ import type { WorkflowTemplateObject } from '../cli/runner/types.js';
 import { resizeDetectFilter } from '../pipelines/resize-detect-filter.js';
 import { postJson } from './lib/http.js';
 import { filterInProcess, resizeInProcess, seedPipelineInProcess, type InProcessDetector } from './lib/inprocess.js';
-import { load, summarize, timeEach, type Stats } from './lib/measure.js';
+import { load, median, summarize, timeEach, type Stats } from './lib/measure.js';
 import type { Photo } from './lib/photos.js';
 
 export interface PipelineRow {
@@ -22,6 +22,8 @@ export interface PipelineRow {
   readonly threeCalls: Stats;
   /** (c) one /v1/pipeline call */
   readonly fused: Stats;
+  /** Communication cost inside each fused call (HTTP hop + gateway + gRPC hops), median. */
+  readonly fusedOverheadMs: number;
   /** (d) the local runner, fused template (one HTTP step) */
   readonly runnerFused?: Stats;
   /** (d) the local runner, unfused template (three HTTP steps) */
@@ -47,9 +49,22 @@ export async function threeGatewayCalls(gateway: string, key: string): Promise<s
   return filtered.output.key!;
 }
 
-export async function fusedGatewayCall(gateway: string, key: string): Promise<string> {
-  const res = await postJson<JsonOutput>(`${gateway}/v1/pipeline`, { input: { key }, steps: SEED_STEPS });
-  return res.output.key!;
+interface PipelineAnswer extends JsonOutput {
+  steps: Array<{ op: string; timings: Record<string, number> }>;
+  timings: Record<string, number>;
+}
+
+/**
+ * One fused call. `overheadMs` is what communication cost it: the client's wall time minus the
+ * gateway's own total, plus for every step the gateway's upstream time minus the service's own
+ * total (the gRPC hop, serialization, queueing): the seed's "20–50 ms per call" measured.
+ */
+export async function fusedGatewayCall(gateway: string, key: string): Promise<{ key: string; overheadMs: number }> {
+  const t0 = performance.now();
+  const res = await postJson<PipelineAnswer>(`${gateway}/v1/pipeline`, { input: { key }, steps: SEED_STEPS });
+  const wall = performance.now() - t0;
+  const hops = res.steps.reduce((sum, s) => sum + Math.max(0, (s.timings.upstreamMs ?? 0) - (s.timings.totalMs ?? 0)), 0);
+  return { key: res.output.key!, overheadMs: wall - (res.timings.totalMs ?? wall) + hops };
 }
 
 export async function runPipelineBench(options: {
@@ -75,7 +90,8 @@ export async function runPipelineBench(options: {
     };
     const inProcess = await c1('(a) in-process chain', () => seedPipelineInProcess(detector, photo.data));
     const threeCalls = await c1('(b) three gateway calls', () => threeGatewayCalls(gateway, key));
-    const fused = await c1('(c) one /v1/pipeline call', () => fusedGatewayCall(gateway, key));
+    const overheads: number[] = [];
+    const fused = await c1('(c) one /v1/pipeline call', async () => overheads.push((await fusedGatewayCall(gateway, key)).overheadMs));
     let runnerFused: Stats | undefined;
     let runnerUnfused: Stats | undefined;
     let runnerError: string | undefined;
@@ -101,6 +117,7 @@ export async function runPipelineBench(options: {
       inProcess,
       threeCalls,
       fused,
+      fusedOverheadMs: median(overheads.slice(1)),
       runnerFused,
       runnerUnfused,
       runnerError,
