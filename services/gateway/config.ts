@@ -69,6 +69,10 @@ export const GatewayEnvSchema = z.object({
   /** HTTP/2 receive window of the gateway's channels (bytes): large answers in fewer round trips. */
   GRPC_FLOW_CONTROL_WINDOW_BYTES: envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1),
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
+  /** Requests per second per caller (API key, or client address when auth is off) on /v1/*; 0: no limit. */
+  GATEWAY_RATE_LIMIT_RPS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0).max(1_000_000).default(0)),
+  /** Requests a caller may make at once after a quiet period. Default: max(1, the rate). */
+  GATEWAY_RATE_LIMIT_BURST: z.preprocess(emptyAsUndefined, z.coerce.number().int().min(1).max(1_000_000).optional()),
   /** TLS to the services (the variables the services read): the CA verifies them; cert + key add mTLS. */
   GRPC_TLS_CA_FILE: envOptionalString(),
   GRPC_TLS_CERT_FILE: envOptionalString(),
@@ -97,6 +101,8 @@ export interface GatewayConfig {
   readonly grpcChannelsPerUpstream: number;
   readonly grpcFlowControlWindowBytes: number;
   readonly shutdownGraceMs: number;
+  /** Undefined: no rate limit. */
+  readonly rateLimit?: { readonly ratePerSec: number; readonly burst?: number };
   /** From GRPC_TLS_CA_FILE / GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE; none set: plaintext. */
   readonly grpcCredentials: ChannelCredentials;
 }
@@ -129,6 +135,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     grpcFlowControlWindowBytes: e.GRPC_FLOW_CONTROL_WINDOW_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
     grpcCredentials: grpcClientCredentials(e),
+    rateLimit: e.GATEWAY_RATE_LIMIT_RPS > 0 ? { ratePerSec: e.GATEWAY_RATE_LIMIT_RPS, burst: e.GATEWAY_RATE_LIMIT_BURST } : undefined,
   };
 }
 

@@ -2,6 +2,7 @@
 // variable), listen, print `READY gateway <port>`, drain on SIGTERM/SIGINT.
 import { ConfigError } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
+import { initTracing, type Tracing } from '../shared/tracing.js';
 import { loadConfig, type GatewayConfig } from './config.js';
 import { buildGateway } from './server.js';
 
@@ -14,6 +15,14 @@ try {
     process.exit(1);
   }
   throw err;
+}
+
+let tracing: Tracing;
+try {
+  tracing = initTracing('gateway', { env: process.env });
+} catch (err) {
+  process.stderr.write(`gateway: invalid configuration:\n  ${(err as Error).message}\n`);
+  process.exit(1);
 }
 
 const logger = createLogger('gateway', config.logLevel);
@@ -41,7 +50,7 @@ const stop = (signal: string) => {
   const sweep = setInterval(() => app.server.closeIdleConnections(), 100);
   sweep.unref();
   app.close().then(
-    () => process.exit(0),
+    () => tracing.shutdown().finally(() => process.exit(0)),
     (err: unknown) => {
       logger.error({ err: (err as Error).message }, 'error while closing');
       process.exit(1);

@@ -1,12 +1,14 @@
 // Builds the gateway's Fastify app (importable by tests and benchmarks): validation through the
 // zod type provider, raw image bodies, request ids, auth, metrics, the one error shape, the
 // routes, and closing the upstream channels when the app closes.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { ZodType } from 'zod';
 import { createLogger, type Logger } from '../shared/logger.js';
+import { registerHttpTracing } from '../shared/http-tracing.js';
+import { RateLimiter } from '../shared/rate-limit.js';
 import { bearerChecker, bucketChecker } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
@@ -65,6 +67,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
+  // First, so the server span covers auth and validation failures too (a no-op when tracing is off).
+  registerHttpTracing(app);
   app.setValidatorCompiler(validator);
   app.setSerializerCompiler(serializerCompiler);
   app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) => done(null, body));
@@ -75,6 +79,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   });
 
   const checkAuth = config.apiKeys ? bearerChecker(config.apiKeys) : undefined;
+  const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
   if (!checkAuth) logger.warn('GATEWAY_API_KEYS is not set: /v1/* is open to anyone who can reach this port');
 
   let closing = false;
@@ -91,7 +96,19 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
     }
     // By the matched route, not the raw URL, so no spelling of a path slips past the check.
     const route = request.routeOptions.url;
-    if (checkAuth && route?.startsWith('/v1/') && route !== '/v1/health/:service') checkAuth(request.headers.authorization);
+    if (!route?.startsWith('/v1/') || route === '/v1/health/:service') return;
+    checkAuth?.(request.headers.authorization);
+    if (limiter) {
+      // Per API key when auth is on (hashed: keys never sit in memory as map keys), else per address.
+      const caller = checkAuth ? createHash('sha256').update(request.headers.authorization ?? '').digest('base64') : request.ip;
+      const decision = limiter.take(caller);
+      if (!decision.allowed) {
+        throw new GatewayError(status.RESOURCE_EXHAUSTED, `rate limit of ${limiter.ratePerSec} requests/s exceeded; retry in ${decision.retryAfterS} s`, {
+          httpStatus: 429,
+          retryAfterS: decision.retryAfterS,
+        });
+      }
+    }
   });
   app.addHook('onResponse', async (request, reply) => {
     metrics.inFlight.dec();

@@ -8,6 +8,7 @@ import { ResizeServiceClient } from '../shared/gen/imageflow/v1/resize.js';
 import { FilterServiceClient } from '../shared/gen/imageflow/v1/filter.js';
 import { AiDetectionServiceClient } from '../shared/gen/imageflow/v1/ai_detection.js';
 import type { Logger } from '../shared/logger.js';
+import { SpanKind, injectTraceContext, withSpan } from '../shared/tracing.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { GatewayConfig, UpstreamName } from './config.js';
 import { GatewayError, fromGrpc, isGrpcError, unavailable } from './errors.js';
@@ -112,9 +113,17 @@ export class Upstream<C extends grpc.Client> {
 
   /** One unary call with the deadline, retries and breaker. Failures are GatewayErrors. */
   async call<Req, Res>(method: string, fn: (client: C) => UnaryMethod<Req, Res>, request: Req, ctx: CallContext): Promise<Res> {
+    // A client span per call (retries included); the service's span continues it through the metadata.
+    return withSpan(`${this.name}/${method}`, { kind: SpanKind.CLIENT, attributes: { 'rpc.system': 'grpc', 'rpc.method': method, 'imageflow.request_id': ctx.requestId } }, () => {
+      const metadata = new grpc.Metadata();
+      metadata.set(REQUEST_ID_METADATA, ctx.requestId);
+      injectTraceContext(metadata);
+      return this.attempts(method, fn, request, ctx, metadata);
+    });
+  }
+
+  private async attempts<Req, Res>(method: string, fn: (client: C) => UnaryMethod<Req, Res>, request: Req, ctx: CallContext, metadata: grpc.Metadata): Promise<Res> {
     const { maxAttempts, baseDelayMs, maxDelayMs } = this.config.retry;
-    const metadata = new grpc.Metadata();
-    metadata.set(REQUEST_ID_METADATA, ctx.requestId);
     for (let attempt = 1; ; attempt++) {
       const permit = this.breaker.tryAcquire();
       if (!permit) {

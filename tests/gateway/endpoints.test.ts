@@ -16,7 +16,7 @@ import { type RunningGateway, eventually, metricValue, post, postRaw, request, s
 
 const BUCKET = 'imageflow';
 const OTHER_BUCKET = 'elsewhere';
-const KEYS = ['key-one-0123456789', 'key-two-abcdefghij'];
+const KEYS = ['key-one-0123456789', 'key-two-abcdefghij', 'key-three-limited'];
 
 let s3: TestS3;
 let services: ServiceProcess[] = [];
@@ -25,6 +25,7 @@ let guarded: RunningGateway;
 let fakeGw: RunningGateway;
 let fake: grpc.Server;
 const fakeSeen: string[] = [];
+const fakeTraceparents: string[] = [];
 let photo: Buffer;
 let base: string;
 
@@ -47,6 +48,7 @@ beforeAll(async () => {
   fake.addService(ResizeServiceService, {
     resize: (call: grpc.ServerUnaryCall<ResizeRequest, ResizeResponse>, cb: grpc.sendUnaryData<ResizeResponse>) => {
       fakeSeen.push(String(call.metadata.get('x-request-id')[0]));
+      fakeTraceparents.push(String(call.metadata.get('traceparent')[0] ?? ''));
       const code = call.request.width ?? 0;
       if (code > 16) {
         cb(null, { output: { data: Buffer.alloc(0), width: 1, height: 1, format: ImageFormat.IMAGE_FORMAT_PNG, sizeBytes: 1, reused: false, object: { bucket: BUCKET, key: 'x.png' } } });
@@ -58,8 +60,17 @@ beforeAll(async () => {
   );
   [gw, guarded, fakeGw] = await Promise.all([
     startGateway({ ...s3.env, ...endpoints }),
-    startGateway({ ...s3.env, ...endpoints, GATEWAY_API_KEYS: KEYS.join(','), ALLOWED_BUCKETS: BUCKET, MAX_BODY_BYTES: '100000' }),
-    startGateway({ ...s3.env, RESIZE_GRPC_ENDPOINT: `127.0.0.1:${fakePort}`, RETRY_MAX_ATTEMPTS: '1', BREAKER_FAILURE_THRESHOLD: '1000' }),
+    startGateway({
+      ...s3.env,
+      ...endpoints,
+      GATEWAY_API_KEYS: KEYS.join(','),
+      ALLOWED_BUCKETS: BUCKET,
+      MAX_BODY_BYTES: '100000',
+      GATEWAY_RATE_LIMIT_RPS: '1',
+      GATEWAY_RATE_LIMIT_BURST: '30',
+    }),
+    // Tracing on (spans to stdout), to see the trace context reach the service.
+    startGateway({ ...s3.env, RESIZE_GRPC_ENDPOINT: `127.0.0.1:${fakePort}`, RETRY_MAX_ATTEMPTS: '1', BREAKER_FAILURE_THRESHOLD: '1000', OTEL_TRACES_EXPORTER: 'console' }),
   ]);
   base = gw.base;
   await s3.storage.write({ bucket: BUCKET, key: 'photos/cat.jpg' }, photo, 'image/jpeg');
@@ -324,6 +335,15 @@ describe('request ids', () => {
     expect(fakeSeen.at(-1)).toBe('rid-test-42');
   });
 
+  it("continue the caller's W3C trace: the service gets a traceparent of the same trace", async () => {
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const a = await post(fakeGw.base, '/v1/resize', { input: { data: 'AAAA' }, width: 100 }, { traceparent: `00-${traceId}-00f067aa0ba902b7-01` });
+    expect(a.status).toBe(200);
+    const seen = fakeTraceparents.at(-1)!;
+    expect(seen).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    expect(seen).not.toContain('00f067aa0ba902b7');
+  });
+
   it('are generated when absent', async () => {
     const a = await post(fakeGw.base, '/v1/resize', { input: { data: 'AAAA' }, width: 100 });
     expect(a.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/);
@@ -366,6 +386,19 @@ describe('body limit, auth and allowed buckets (gateway with GATEWAY_API_KEYS, A
     expect(b.status).toBe(403);
     const c = await post(guarded.base, '/v1/pipeline', { input: { key: 'photos/cat.jpg' }, steps: [{ op: 'resize', width: 8 }], output: { bucket: OTHER_BUCKET } }, auth);
     expect(c.status).toBe(403);
+  });
+
+  it('limits each key to its rate (429 with Retry-After), other keys and health unaffected', async () => {
+    const limited = { authorization: `Bearer ${KEYS[2]}` };
+    const answers = [];
+    for (let i = 0; i < 36; i++) answers.push(await post(guarded.base, '/v1/resize', {}, limited));
+    const refused = answers.filter((a) => a.status === 429);
+    expect(refused.length).toBeGreaterThan(0);
+    expect(refused[0].json.error.code).toBe('RESOURCE_EXHAUSTED');
+    expect(Number(refused[0].headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    expect(answers[0].status).toBe(400); // within the burst: on to validation
+    expect((await post(guarded.base, '/v1/resize', {}, { authorization: `Bearer ${KEYS[0]}` })).status).toBe(400);
+    expect((await request(guarded.base, '/health')).status).toBe(200);
   });
 
   it('the open gateway needs no key', async () => {
