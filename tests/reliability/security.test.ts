@@ -126,6 +126,34 @@ describe('no secret in logs', () => {
     }
   });
 
+  it('gateway log lines carry no API key, whether the key is right or wrong', async () => {
+    const key = 'gw-key-3c2b1a0f9e8d7c6b';
+    const wrong = 'gw-wrong-1f2e3d4c5b6a';
+    const lines: string[] = [];
+    const resizeProc = await startService('resize', { METRICS_PORT: '0' });
+    const gw = await spawnService('gateway', {
+      env: { HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', LOG_LEVEL: 'debug', GATEWAY_API_KEYS: key, RESIZE_GRPC_ENDPOINT: `127.0.0.1:${resizeProc.port}`, ...s3.env },
+      onLine: (_name, line) => lines.push(line),
+    });
+    try {
+      const base = `http://127.0.0.1:${gw.port}`;
+      const send = (token: string, id: string, body: Buffer | string) =>
+        fetch(`${base}/v1/resize?width=16`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'image/jpeg', 'x-request-id': id, cookie: `s=${token}` }, body });
+      expect((await send(key, 'gw-redact-ok', photo)).status).toBe(200);
+      expect((await send(key, 'gw-redact-bad-image', 'not an image')).status).toBe(400);
+      expect((await send(wrong, 'gw-redact-wrong-key', photo)).status).toBe(401);
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await gw.stop();
+      await resizeProc.stop();
+    }
+    expect(lines.filter((l) => l.includes('gw-redact-')).length).toBeGreaterThanOrEqual(3);
+    for (const line of lines) {
+      expect(line).not.toContain(key);
+      expect(line).not.toContain(wrong);
+    }
+  });
+
   it('the logger censors credential fields whatever object a caller logs', () => {
     const chunks: string[] = [];
     const write = process.stdout.write.bind(process.stdout);
