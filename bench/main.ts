@@ -289,15 +289,20 @@ async function main(): Promise<void> {
     results.synth = synth;
     log(
       table(
-        ['pipelines', 'define ms', 'compile ms', 'synth ms', 'total ms', 'ms / pipeline', 'files'],
-        synth.map((s) => [s.pipelines, fmtMs(s.defineMs), fmtMs(s.compileMs), fmtMs(s.synthMs), fmtMs(s.totalMs), fmtMs(s.perPipelineMs), s.files]),
+        ['layout', 'pipelines', 'define ms', 'compile ms', 'synth ms', 'total ms', 'ms / pipeline', 'files'],
+        synth.map((s) => [s.layout, s.pipelines, fmtMs(s.defineMs), fmtMs(s.compileMs), fmtMs(s.synthMs), fmtMs(s.totalMs), fmtMs(s.perPipelineMs), s.files]),
       ),
     );
-    const s100 = synth.find((s) => s.pipelines === 100);
-    const s1000 = synth.find((s) => s.pipelines === 1000);
-    if (s100 && s1000) {
+    for (const layout of ['chart-per-pipeline', 'one-chart'] as const) {
+      const s100 = synth.find((s) => s.layout === layout && s.pipelines === 100);
+      const s1000 = synth.find((s) => s.layout === layout && s.pipelines === 1000);
+      if (!s100 || !s1000) continue;
       const r = s1000.totalMs / s100.totalMs;
-      targets.push({ id: 'synth-linear', description: 'synth time of 1,000 pipelines ÷ 100', measured: fmtX(r), bar: '≤ 11×', pass: r <= 11 });
+      if (layout === 'chart-per-pipeline') {
+        targets.push({ id: 'synth-linear', description: 'synth time of 1,000 pipelines ÷ 100 (addPipelines: a chart per pipeline)', measured: fmtX(r), bar: '≤ 11×', pass: r <= 11 });
+      } else {
+        log(`one chart holding every WorkflowTemplate: 1,000 ÷ 100 = ${fmtX(r)}, ${fmtMs(s1000.totalMs)} ms for 1,000`);
+      }
     }
   }
 
