@@ -11,6 +11,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
+import { runHopCost, type HopCostRow } from './hop-cost.js';
 import { findImgproxy, IMGPROXY_BUILD, imgproxyStats, startImgproxy } from './imgproxy.js';
 import { callResize, clients, output, seedRequests, source } from './lib/grpc.js';
 import { closeHttp, postImage } from './lib/http.js';
@@ -154,6 +155,21 @@ async function main(): Promise<void> {
         pass: r.fused.p50 / r.sumOfStepsP50 <= 1.2,
       });
     }
+
+    // ── 1b. CPU per request in the gateway and the resize service ─────────────────────────────
+    log('\n## 1b. CPU time per resize request: gateway process vs resize service (concurrency 4)');
+    const hopCost: HopCostRow[] = await runHopCost(
+      stack,
+      (['0.3mp.jpg', '2mp.jpg', '12mp.jpg'] as const).map((n) => ({ photo: ph[n], key: keys[n]! })),
+      QUICK,
+    );
+    results.hopCost = hopCost;
+    log(
+      table(
+        ['mode', 'photo', 'requests', 'gateway CPU ms/req', 'resize CPU ms/req', 'gateway share', 'p50 ms'],
+        hopCost.map((h) => [h.mode, h.photo, h.requests, fmtMs(h.gatewayCpuMs), fmtMs(h.resizeCpuMs), fmtPct(h.gatewayCpuMs / (h.gatewayCpuMs + h.resizeCpuMs)), fmtMs(h.p50Ms)]),
+      ),
+    );
 
     // ── 3. The seed's "before": a process per step ─────────────────────────────────────────────
     log('\n## 3. The seed\'s "before": a fresh Node process per step (spawn → load → read → process → write → exit)');
