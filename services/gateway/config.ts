@@ -45,6 +45,11 @@ export const GatewayEnvSchema = z.object({
   GATEWAY_API_KEYS_FILE: envOptionalString(),
   /** Largest request body (raw image bytes or JSON with base64). Larger ones get 413 before being read. */
   MAX_BODY_BYTES: envInt(64 * 1024 * 1024, 1024, 2 ** 31 - 1),
+  /**
+   * Request bodies held at once (by Content-Length, MAX_BODY_BYTES when unknown); past it new
+   * requests get 503 "busy" before their body is read. One request is always admitted. 0: no budget.
+   */
+  MAX_INFLIGHT_REQUEST_BYTES: envInt(256 * 1024 * 1024, 0, 2 ** 40),
   GRPC_MAX_MESSAGE_BYTES: envInt(96 * 1024 * 1024, 1024, 2 ** 31 - 1),
   /** Deadline of one operation, retries included. */
   RESIZE_DEADLINE_MS: envInt(30_000, 10),
@@ -92,6 +97,8 @@ export interface GatewayConfig {
   /** Undefined: authentication off. */
   readonly apiKeys?: readonly string[];
   readonly maxBodyBytes: number;
+  /** 0: no budget. */
+  readonly maxInflightRequestBytes: number;
   readonly grpcMaxMessageBytes: number;
   readonly deadlinesMs: { readonly resize: number; readonly filter: number; readonly detect: number; readonly pipeline: number; readonly health: number };
   readonly retry: { readonly maxAttempts: number; readonly baseDelayMs: number; readonly maxDelayMs: number };
@@ -119,6 +126,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     allowedBuckets: e.ALLOWED_BUCKETS ? new Set(e.ALLOWED_BUCKETS) : undefined,
     apiKeys: apiKeys(e),
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxInflightRequestBytes: e.MAX_INFLIGHT_REQUEST_BYTES,
     grpcMaxMessageBytes: e.GRPC_MAX_MESSAGE_BYTES,
     deadlinesMs: {
       resize: e.RESIZE_DEADLINE_MS,

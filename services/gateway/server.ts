@@ -9,6 +9,7 @@ import type { ZodType } from 'zod';
 import { createLogger, type Logger } from '../shared/logger.js';
 import { registerHttpTracing } from '../shared/http-tracing.js';
 import { RateLimiter } from '../shared/rate-limit.js';
+import { ByteBudget } from '../shared/byte-budget.js';
 import { bearerChecker, bucketChecker } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
@@ -80,6 +81,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
 
   const checkAuth = config.apiKeys ? bearerChecker(config.apiKeys) : undefined;
   const limiter = config.rateLimit ? new RateLimiter(config.rateLimit) : undefined;
+  const budget = config.maxInflightRequestBytes > 0 ? new ByteBudget(config.maxInflightRequestBytes) : undefined;
   if (!checkAuth) logger.warn('GATEWAY_API_KEYS is not set: /v1/* is open to anyone who can reach this port');
 
   let closing = false;
@@ -109,8 +111,23 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
         });
       }
     }
+    if (budget && request.method === 'POST') {
+      // Admission by bytes before the body is read: a burst of large uploads cannot grow the heap unbounded.
+      const declared = Number(request.headers['content-length']);
+      const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, config.maxBodyBytes) : config.maxBodyBytes;
+      const release = budget.tryAcquire(bytes);
+      if (!release) {
+        // The unread body is discarded by Node as it arrives, not held.
+        throw unavailable(`busy: ${budget.inUse} bytes of request bodies in flight (MAX_INFLIGHT_REQUEST_BYTES=${budget.maxBytes}); retry later`, 1);
+      }
+      (request as { releaseBytes?: () => void }).releaseBytes = release;
+    }
+  });
+  app.addHook('onRequestAbort', async (request) => {
+    (request as { releaseBytes?: () => void }).releaseBytes?.();
   });
   app.addHook('onResponse', async (request, reply) => {
+    (request as { releaseBytes?: () => void }).releaseBytes?.();
     metrics.inFlight.dec();
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { route, method: request.method, status: String(reply.statusCode) };

@@ -59,7 +59,7 @@ beforeAll(async () => {
     fake.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
   );
   [gw, guarded, fakeGw] = await Promise.all([
-    startGateway({ ...s3.env, ...endpoints }),
+    startGateway({ ...s3.env, ...endpoints, MAX_INFLIGHT_REQUEST_BYTES: String(1_500_000) }),
     startGateway({
       ...s3.env,
       ...endpoints,
@@ -286,6 +286,20 @@ describe('validation and the error shape', () => {
     const b = await request(base, '/v1/rotate', { json: {} });
     expect(b.status).toBe(404);
     expect(b.json.error.code).toBe('NOT_FOUND');
+  });
+
+  it('admits request bodies by bytes in flight: a burst past MAX_INFLIGHT_REQUEST_BYTES gets 503 busy', async () => {
+    const big = await makePhoto(1600, 1200);
+    expect(big.length).toBeGreaterThan(300_000);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postRaw(base, '/v1/resize?width=64', big)));
+    const statuses = answers.map((a) => a.status);
+    expect(statuses).toContain(200);
+    const busy = answers.find((a) => a.status === 503);
+    expect(busy, statuses.join(',')).toBeDefined();
+    expect(busy!.json.error.message).toMatch(/busy: .*MAX_INFLIGHT_REQUEST_BYTES/);
+    expect(busy!.headers.get('retry-after')).toBe('1');
+    // Released afterwards: a lone request is admitted again.
+    expect((await postRaw(base, '/v1/resize?width=64', big)).status).toBe(200);
   });
 
   it('maps the real services\' errors: missing object 404, not an image 400, too large 413', async () => {
