@@ -114,7 +114,8 @@ describe('a service killed during load', () => {
     await faults;
     sampling = false;
     await sampler;
-    summary('kill', outcomes, { restartedAtMs: Math.round(restartedAt), circuitOpenSamples: circuit.filter((c) => c === 2).length });
+    const reasons = [...new Set(outcomes.filter((o) => o.status !== '200').map((o) => o.detail?.replace(/\d+/g, 'N')))].slice(0, 5);
+    summary('kill', outcomes, { restartedAtMs: Math.round(restartedAt), circuitOpenSamples: circuit.filter((c) => c === 2).length, reasons });
 
     expect(Object.keys(countBy(outcomes)).sort()).toEqual(['200', '503']);
     expect(Math.max(...outcomes.map((o) => o.ms))).toBeLessThan(DEADLINE_MS + 1_000);
