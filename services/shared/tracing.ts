@@ -37,8 +37,11 @@ export function exporterKindFromEnv(env: NodeJS.ProcessEnv = process.env): Expor
 
 export interface Tracing {
   readonly enabled: boolean;
-  /** Flushes pending spans and stops exporting; call on shutdown. */
-  shutdown(): Promise<void>;
+  /**
+   * Flushes pending spans and stops exporting; call on shutdown. Bounded (default 2 s): an
+   * unreachable collector must not hold a draining pod past its grace period.
+   */
+  shutdown(timeoutMs?: number): Promise<void>;
 }
 
 export interface TracingOptions {
@@ -65,7 +68,14 @@ export function initTracing(serviceName: string, options: TracingOptions = {}): 
   });
   // W3C traceparent/tracestate + baggage propagator and the AsyncLocalStorage context manager.
   provider.register();
-  return { enabled: true, shutdown: () => provider.shutdown() };
+  return {
+    enabled: true,
+    shutdown: (timeoutMs = 2_000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const giveUp = new Promise<void>((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+      return Promise.race([provider.shutdown().catch(() => {}), giveUp]).finally(() => clearTimeout(timer));
+    },
+  };
 }
 
 const metadataGetter = {

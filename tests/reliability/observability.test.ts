@@ -126,6 +126,22 @@ describe('OpenTelemetry tracing (OTLP from OTEL_* env; W3C context in gRPC metad
     expect(local.find((s) => s.name === `grpc ${METHOD}`)?.parentSpanContext?.spanId).toBe(root.spanContext().spanId);
   });
 
+  it('an unreachable collector costs nothing visible: calls succeed, the service stays up', async () => {
+    const deadPort = await freePort();
+    const svc = await startService('resize', { ...s3.env, METRICS_PORT: '0', OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${deadPort}`, OTEL_BSP_SCHEDULE_DELAY: '50' });
+    const c = resizeClient(svc.port);
+    try {
+      for (let i = 0; i < 5; i++) expect((await call(c, c.resize, req(60 + i))).output!.width).toBe(60 + i);
+      await new Promise((r) => setTimeout(r, 300)); // a few failed exports happen meanwhile
+      expect((await call(c, c.resize, req(70))).output!.width).toBe(70);
+      expect(svc.child.exitCode).toBeNull();
+    } finally {
+      c.close();
+      await svc.stop();
+    }
+    expect(await svc.exited).toBe(0);
+  });
+
   it('a call without trace context starts its own trace; a failed call is recorded with its code', async () => {
     const before = otlp.spans.length;
     await expect(call(client, client.resize, { ...req(90), source: { data: Buffer.from('not an image') } })).rejects.toMatchObject({
