@@ -185,10 +185,20 @@ export function unary<Req, Res>(
         if (SERVER_FAULTS.has(se.code)) failSpan(span, se);
         else span.setAttribute('imageflow.error', se.message);
         finish(se.code);
-        callback(se.toGrpc() as grpc.ServiceError);
+        callback(boundedDetails(se.toGrpc()) as grpc.ServiceError);
       },
     );
   };
+}
+
+/**
+ * Status details travel in an HTTP/2 trailer; a message that echoes user input (10 000 unknown
+ * class names) grew past the peer's header limit and hung the connection for every later call.
+ */
+const MAX_DETAILS_CHARS = 2_048;
+function boundedDetails<T extends { details?: string }>(e: T): T {
+  if (!e.details || e.details.length <= MAX_DETAILS_CHARS) return e;
+  return { ...e, details: `${e.details.slice(0, MAX_DETAILS_CHARS)}… (${e.details.length - MAX_DETAILS_CHARS} more characters)` };
 }
 
 /** Size of the inline image a request carries (ImageSource.data, shared by every image call). */
