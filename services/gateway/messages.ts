@@ -4,6 +4,7 @@ import { ImageFormat, OutputDelivery, type ImageSource, type OutputImage, type O
 import { Fit as FitEnum, type ResizeRequest as ResizeMessage } from '../shared/gen/imageflow/v1/resize.js';
 import { FilterType as FilterTypeEnum, type FilterOperation } from '../shared/gen/imageflow/v1/filter.js';
 import type { DetectRequest as DetectMessage, DetectResponse as DetectMessageResponse, DetectionTimings } from '../shared/gen/imageflow/v1/ai_detection.js';
+import { formatNameOf } from '../shared/formats.js';
 import type {
   DetectOptions,
   Detection,
@@ -47,18 +48,10 @@ const FORMATS: Record<OutputFormat, ImageFormat> = {
 export type FormatName = OutputResult['format'];
 
 export function formatName(format: ImageFormat): FormatName {
-  switch (format) {
-    case ImageFormat.IMAGE_FORMAT_JPEG:
-      return 'jpeg';
-    case ImageFormat.IMAGE_FORMAT_PNG:
-      return 'png';
-    case ImageFormat.IMAGE_FORMAT_WEBP:
-      return 'webp';
-    case ImageFormat.IMAGE_FORMAT_AVIF:
-      return 'avif';
-    default:
-      return 'png';
-  }
+  const name = formatNameOf(format);
+  // Services always answer a concrete format; anything else is a bug, not something to guess.
+  if (!name) throw new Error(`upstream answered with an unknown image format (${format})`);
+  return name;
 }
 
 export const formatEnum = (format: OutputFormat | undefined): ImageFormat => FORMATS[format ?? 'keep'];

@@ -3,8 +3,10 @@
 import sharp, { type Metadata, type Sharp } from 'sharp';
 import { ImageFormat } from './gen/imageflow/v1/common.js';
 import { imageError, invalidArgument } from './errors.js';
+import { type OutputFormatName, formatNameOf } from './formats.js';
 
-export type OutputFormatName = 'jpeg' | 'png' | 'webp' | 'avif';
+export { formatEnum, type OutputFormatName } from './formats.js';
+
 
 export interface DecodedHeader {
   readonly width: number;
@@ -61,30 +63,16 @@ export function openImage(data: Buffer, settings: CodecSettings): Sharp {
 }
 
 export function formatName(format: ImageFormat, inputFormat: string): OutputFormatName {
-  switch (format) {
-    case ImageFormat.IMAGE_FORMAT_JPEG:
-      return 'jpeg';
-    case ImageFormat.IMAGE_FORMAT_PNG:
-      return 'png';
-    case ImageFormat.IMAGE_FORMAT_WEBP:
-      return 'webp';
-    case ImageFormat.IMAGE_FORMAT_AVIF:
-      return 'avif';
-    case ImageFormat.IMAGE_FORMAT_UNSPECIFIED:
-      return keepFormat(inputFormat);
-    default:
-      throw invalidArgument(`output.format ${format} is unknown; use one of JPEG, PNG, WEBP, AVIF`);
-  }
+  if (format === ImageFormat.IMAGE_FORMAT_UNSPECIFIED) return keepFormat(inputFormat);
+  const name = formatNameOf(format);
+  if (!name) throw invalidArgument(`output.format ${format} is unknown; use one of JPEG, PNG, WEBP, AVIF`);
+  return name;
 }
 
 /** "Keep" for formats we cannot (or should not) write falls back to PNG, which is lossless. */
 export function keepFormat(inputFormat: string): OutputFormatName {
   if (inputFormat === 'jpeg' || inputFormat === 'png' || inputFormat === 'webp' || inputFormat === 'avif') return inputFormat;
   return 'png';
-}
-
-export function formatEnum(name: OutputFormatName): ImageFormat {
-  return { jpeg: ImageFormat.IMAGE_FORMAT_JPEG, png: ImageFormat.IMAGE_FORMAT_PNG, webp: ImageFormat.IMAGE_FORMAT_WEBP, avif: ImageFormat.IMAGE_FORMAT_AVIF }[name];
 }
 
 export const contentType = (name: OutputFormatName) => `image/${name}`;
