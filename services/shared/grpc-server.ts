@@ -141,7 +141,9 @@ export function unary<Req, Res>(
     const fullMethod = path.replace(/^\//, '') || method;
     const metrics = serviceMetrics();
     metrics.inFlight.inc({ method: fullMethod });
-    const requestId = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? randomUUID());
+    // Caller-chosen, so bounded and printable before it reaches every log line and span.
+    const given = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? '');
+    const requestId = /^[\w.:@/+=-]{1,128}$/.test(given) ? given : randomUUID();
     const parent = contextFromMetadata(call.metadata, otelContext.active());
     const [rpcService, rpcMethod] = fullMethod.includes('/') ? fullMethod.split('/', 2) : ['', fullMethod];
     const span = tracer().startSpan(

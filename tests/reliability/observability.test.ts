@@ -142,6 +142,16 @@ describe('OpenTelemetry tracing (OTLP from OTEL_* env; W3C context in gRPC metad
     expect(await svc.exited).toBe(0);
   });
 
+  it('a caller-chosen request id that is too long or not a plain token is replaced', async () => {
+    const before = otlp.spans.length;
+    const md = new grpc.Metadata();
+    md.set('x-request-id', `forged line {"level":60} ${'x'.repeat(300)}`);
+    await new Promise((resolve, reject) => client.resize(req(91), md, { deadline: Date.now() + 20_000 }, (e, r) => (e ? reject(e) : resolve(r))));
+    const spans = await otlp.waitFor((all) => all.slice(before).some((s) => s.name === METHOD));
+    const id = String(spans.slice(before).find((s) => s.name === METHOD)!.attributes['imageflow.request_id']);
+    expect(id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
   it('a call without trace context starts its own trace; a failed call is recorded with its code', async () => {
     const before = otlp.spans.length;
     await expect(call(client, client.resize, { ...req(90), source: { data: Buffer.from('not an image') } })).rejects.toMatchObject({
