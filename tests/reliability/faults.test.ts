@@ -126,6 +126,13 @@ describe('a service killed during load', () => {
     expect(late.every((o) => o.status === '200')).toBe(true);
     expect(gw.process.child.pid).toBe(gatewayPid);
     expect(gw.process.child.exitCode).toBeNull();
+    // Killed mid-call, the service left no partial output: every derived object is a whole image.
+    const derived = await s3.storage.list('imageflow', 'derived/faults/');
+    expect(derived.length).toBeGreaterThan(0);
+    for (const key of derived) {
+      const obj = await s3.storage.read({ bucket: 'imageflow', key }, 16 * 1024 * 1024);
+      await expect(sharp(obj.data, { failOn: 'error' }).raw().toBuffer(), key).resolves.toBeInstanceOf(Buffer);
+    }
   });
 });
 
