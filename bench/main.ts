@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       gateway: stack.gatewayUrl!,
       detector,
       photos: pipelinePhotos.map((n) => ({ photo: ph[n], key: keys[n]! })),
-      iterations: QUICK ? 3 : 8,
+      iterations: QUICK ? 3 : 6,
     });
     results.pipeline = pipeline;
     for (const r of pipeline) {
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
 
     // ── 4. Memory ──────────────────────────────────────────────────────────────────────────────
     log('\n## 4. Peak resident memory per service process, 24 MP JPEG inputs (VmHWM, reset before each level)');
-    const levels = QUICK ? [{ concurrency: 8, calls: 8 }] : [{ concurrency: 1, calls: 2 }, { concurrency: 8, calls: 16 }, { concurrency: 16, calls: 16 }];
+    const levels = QUICK ? [{ concurrency: 8, calls: 8 }] : [{ concurrency: 1, calls: 2 }, { concurrency: 8, calls: 8 }, { concurrency: 16, calls: 16 }];
     // --quick leaves out the filter service, the slowest on 24 MP inputs (about 20 s at c8).
     const memoryServices = QUICK ? (['resize', 'detection', 'gateway'] as const) : (['resize', 'filter', 'detection', 'gateway'] as const);
     const memory: MemoryRow[] = await runMemoryBench({ stack, key: keys['24mp.jpg']!, data: ph['24mp.jpg'].data, levels, services: memoryServices });

@@ -40,7 +40,7 @@ export async function runTuningBench(photos: readonly Photo[], quick: boolean, c
       procs.push(await spawnService('resize', { env: { GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', MINIO_ENDPOINT: '', ...config.env } }));
     }
     const cs = procs.map((p) => clients({ resize: p.port }));
-    const rounds = quick ? 1 : 3;
+    const rounds = quick ? 1 : 2;
     const samples = new Map<string, { c1: Stats[]; c8: Stats[] }>();
     try {
       for (const p of photos) {
