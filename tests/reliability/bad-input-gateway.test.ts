@@ -2,6 +2,7 @@
 // case gets a 4xx with the one JSON error shape (or a 200 for odd-but-valid images), in bounded
 // time, and everything keeps serving. Complements tests/gateway (contract) and
 // bad-input-grpc.test.ts (the same corpus straight over gRPC).
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
@@ -10,6 +11,7 @@ import { startTestS3, type TestS3 } from '../support/s3.js';
 import { startService } from '../support/services.js';
 import { type Answer, type RunningGateway, postRaw, request, startGateway } from '../gateway/support.js';
 import { brokenImages, mutate, oddValidImages, orientedQuadrants } from './support/corpus.js';
+import { MEMORY_LIMIT_MIB } from './support/soak-runner.js';
 
 let s3: TestS3;
 let resize: ServiceProcess;
@@ -167,5 +169,10 @@ describe('after all that', () => {
     expect(a.status).toBe(200);
     expect((await request(gw.base, '/ready')).status).toBe(200);
     for (const p of [resize, filter, gw.process]) expect(p.child.exitCode).toBeNull();
+    // Bounded memory: every process is still well inside its Deployment limit.
+    const rss = (pid: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
+    expect(rss(resize.child.pid!)).toBeLessThan(MEMORY_LIMIT_MIB.resize);
+    expect(rss(filter.child.pid!)).toBeLessThan(MEMORY_LIMIT_MIB.filter);
+    expect(rss(gw.process.child.pid!)).toBeLessThan(MEMORY_LIMIT_MIB.gateway);
   });
 });
