@@ -69,6 +69,8 @@ export interface SoakReport {
     libvipsHighMiB?: number;
   }>;
   readonly serviceCodes: Record<string, Record<string, number>>;
+  /** Every RSS sample of the sustained phase: process → [seconds, MiB][]. */
+  readonly rssSamples: Record<string, Array<[number, number]>>;
 }
 
 type Op = 'resize' | 'resize-raw' | 'filter' | 'pipeline' | 'detect';
@@ -264,6 +266,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
         };
       }),
       serviceCodes,
+      rssSamples: Object.fromEntries(memory.map((m) => [m.name, m.samples.map(([t, v]) => [Math.round(t), Math.round(v * 10) / 10] as [number, number])])),
     };
     return report;
   } finally {
