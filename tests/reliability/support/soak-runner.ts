@@ -64,6 +64,8 @@ export interface SoakReport {
     endMiB: number;
     /** Least-squares trend after warm-up, MiB per minute. */
     slopeMiBPerMin: number;
+    /** Mean RSS of the first and second half after warm-up: a flat process has them close. */
+    halvesMiB: [number, number];
     /** Max RSS during the saturation burst. */
     saturationMaxMiB?: number;
     libvipsHighMiB?: number;
@@ -84,6 +86,8 @@ function rssMiB(pid: number | undefined): number {
     return NaN;
   }
 }
+
+const mean = (v: readonly number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : NaN);
 
 function stats(outcomes: readonly Outcome[]): OpStats {
   const ms = outcomes.map((o) => o.ms);
@@ -261,6 +265,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           maxMiB: r(Math.max(...values)),
           endMiB: r(values[values.length - 1]),
           slopeMiBPerMin: r(slope(after.map(([t, v]) => [t / 60, v] as [number, number]))),
+          halvesMiB: [r(mean(after.slice(0, after.length >> 1).map(([, v]) => v))), r(mean(after.slice(after.length >> 1).map(([, v]) => v)))],
           saturationMaxMiB: satMax[m.name] !== undefined ? r(satMax[m.name]!) : undefined,
           libvipsHighMiB: m.libvipsHighMiB !== undefined ? r(m.libvipsHighMiB) : undefined,
         };
@@ -289,10 +294,10 @@ export function soakMarkdown(r: SoakReport): string {
   lines.push(row('**all**', r.sustained.total));
   if (r.saturation) lines.push(row(`saturation (${o.saturationConcurrency} concurrent, ${Math.round(o.saturationMs / 1000)} s)`, r.saturation.total));
   lines.push('');
-  lines.push('| process | limit MiB | RSS start | after warm-up | max (sustained) | end | trend MiB/min | max under saturation | libvips high MiB |');
-  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+  lines.push('| process | limit MiB | RSS start | after warm-up | mean 1st half → 2nd half | max (sustained) | end | trend MiB/min | max under saturation | libvips high MiB |');
+  lines.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const m of r.memory) {
-    lines.push(`| ${m.name} | ${m.limitMiB} | ${m.startMiB} | ${m.afterWarmupMiB} | ${m.maxMiB} | ${m.endMiB} | ${m.slopeMiBPerMin} | ${m.saturationMaxMiB ?? '-'} | ${m.libvipsHighMiB ?? '-'} |`);
+    lines.push(`| ${m.name} | ${m.limitMiB} | ${m.startMiB} | ${m.afterWarmupMiB} | ${m.halvesMiB[0]} → ${m.halvesMiB[1]} | ${m.maxMiB} | ${m.endMiB} | ${m.slopeMiBPerMin} | ${m.saturationMaxMiB ?? '-'} | ${m.libvipsHighMiB ?? '-'} |`);
   }
   return lines.join('\n');
 }
