@@ -108,5 +108,5 @@ export async function timeEach(n: number, fn: (i: number) => Promise<unknown>): 
 export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) => a - b), 50);
 
 export const fmtMs = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–');
-export const fmtX = (v: number) => (Number.isFinite(v) ? `${v >= 10 ? v.toFixed(0) : v.toFixed(2)}×` : '–');
+export const fmtX = (v: number) => (Number.isFinite(v) ? `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : "–");
 export const fmtPct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '–');
