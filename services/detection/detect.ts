@@ -3,6 +3,7 @@
 import type { DetectRequest, DetectResponse, Detection, DetectionTimings } from '../shared/gen/imageflow/v1/ai_detection.js';
 import { deadlineExceeded, imageError } from '../shared/errors.js';
 import { readHeader } from '../shared/image-codec.js';
+import { serviceMetrics } from '../shared/metrics.js';
 import { type ImageContext, deliver, findReusable, loadSource, planOutput, requireStorage } from '../shared/image-io.js';
 import { classIdFilter, detectParams } from './detect-params.js';
 import type { Detector } from './detector.js';
@@ -76,7 +77,10 @@ export async function detect(deps: DetectDeps, req: DetectRequest, call: DetectC
   );
   Object.assign(timings, { preprocessMs: run.preprocessMs, inferenceMs: run.inferenceMs, postprocessMs: run.postprocessMs });
   const detections = run.detections.map((c) => toDetection(c, spec.labels));
-  if (!plan) return response({ detections });
+  if (!plan) {
+    serviceMetrics().recordImage('detect', src.data.length, 0);
+    return response({ detections });
+  }
 
   const t1 = performance.now();
   let encoded;
@@ -100,6 +104,7 @@ export async function detect(deps: DetectDeps, req: DetectRequest, call: DetectC
       })
     : undefined;
   const { output } = await deliver(images, plan, src, encoded);
+  serviceMetrics().recordImage('detect', src.data.length, encoded.data.length);
   timings.writeMs = plan.store ? performance.now() - t2 : 0;
   return response({ detections, annotated: output, sidecar });
 }

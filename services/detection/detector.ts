@@ -8,6 +8,8 @@ import type { ModelSpec } from './model-registry.js';
 import { type Candidate, type Selection, selectDetections } from './nms.js';
 import { letterboxedNchw01, stretchedNhwc255 } from './preprocess.js';
 import { decodeYolov8 } from './yolov8-decoder.js';
+import { serviceMetrics } from '../shared/metrics.js';
+import { withSpan } from '../shared/tracing.js';
 
 export interface DetectorRun {
   readonly detections: Candidate[];
@@ -37,7 +39,10 @@ export class Detector {
       throw imageError(err);
     }
     const t1 = performance.now();
-    const result = await this.backend.infer(input, call);
+    // Timed per model/backend/outcome and traced as a child of the call's span.
+    const result = await serviceMetrics().timeInference(spec.name, spec.backend, () =>
+      withSpan(`inference ${spec.name}`, { attributes: { 'imageflow.model': spec.name, 'imageflow.backend': spec.backend } }, () => this.backend.infer(input, call)),
+    );
     const t2 = performance.now();
     let candidates: Candidate[];
     try {
