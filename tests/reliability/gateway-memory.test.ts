@@ -15,7 +15,8 @@ let gw: RunningGateway;
 
 beforeAll(async () => {
   resize = await startService('resize', { METRICS_PORT: '0' });
-  gw = await startGateway({ RESIZE_GRPC_ENDPOINT: `127.0.0.1:${resize.port}`, MAX_BODY_BYTES: String(64 * MIB), MAX_INFLIGHT_REQUEST_BYTES: String(64 * MIB) });
+  // The gateway defaults (MAX_BODY_BYTES and MAX_INFLIGHT_REQUEST_BYTES both 64 MiB), as deployed.
+  gw = await startGateway({ RESIZE_GRPC_ENDPOINT: `127.0.0.1:${resize.port}` });
 });
 
 afterAll(async () => {
