@@ -49,8 +49,14 @@ async function toRaw(image: Sharp): Promise<RawImage> {
   return { data, width: info.width, height: info.height, channels: info.channels as 3 | 4 };
 }
 
+/** Operations whose result does not depend on the channel count, so they need no raw pass first. */
+const CHANNEL_AGNOSTIC: ReadonlySet<FilterStep['type']> = new Set(['blur', 'sharpen', 'brightness', 'saturation', 'negate']);
+
 /** Applies the steps in order to the decoded, upright image; the result still needs an encoder. */
 export async function applyFilters(decoded: Sharp, steps: readonly FilterStep[]): Promise<Sharp> {
+  // One operation has no order to keep: it runs in the decode-encode pass itself, without
+  // materialising the decoded pixels (one full-size copy fewer: time, and memory on big inputs).
+  if (steps.length === 1 && CHANNEL_AGNOSTIC.has(steps[0].type)) return applyStep(decoded.toColourspace('srgb'), steps[0], 3);
   let raw = await toRaw(decoded);
   for (const step of steps.slice(0, -1)) raw = await toRaw(applyStep(fromRaw(raw), step, raw.channels));
   // The last step runs in the encoding pass, saving one copy of the pixels.

@@ -122,6 +122,11 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
   let sidecar: PipelineResponse['sidecar'];
   let upstreamMs = 0;
   const deadlineFor = (ms: number): CallContext => ({ ...ctx, deadline: Math.min(ctx.deadline, Date.now() + ms) });
+  /**
+   * A detect step without drawBoxes passes its input on unchanged, so the steps after it need
+   * nothing from it: its call runs alongside them (on another core) and is awaited at the end.
+   */
+  const pending: Array<Promise<void>> = [];
 
   for (const [i, p] of planned.entries()) {
     const isFinal = i === lastProducer;
@@ -179,6 +184,26 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
       }
       case 'detect': {
         const draw = p.step.drawBoxes === true;
+        if (!draw && laterSteps) {
+          const at = steps.length;
+          steps.push(undefined as unknown as PipelineResponse['steps'][number]); // filled in below, in step order
+          const msg = detectMessage(p.step, sourceOf(cur), undefined);
+          const call = requireUpstream(deps.upstreams, 'detection')
+            .call('Detect', (c) => c.detect, msg, deadlineFor(deps.deadlinesMs.detect))
+            .then((res: DetectMessageResponse) => {
+              steps[at] = {
+                op: 'detect',
+                width: res.imageWidth,
+                height: res.imageHeight,
+                detections: detectionsOf(res),
+                model: res.model,
+                timings: timingsRecord(res.timings, { upstreamMs: performance.now() - t0 }),
+              };
+            });
+          call.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+          pending.push(call);
+          break;
+        }
         // A drawn intermediate is stored with its sidecar (the service names both) and passed on.
         const output = draw
           ? isFinal
@@ -212,6 +237,14 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
       }
     }
     upstreamMs += performance.now() - t0;
+  }
+  if (pending.length) {
+    const t0 = performance.now();
+    await Promise.all(pending);
+    upstreamMs += performance.now() - t0;
+    // In step order, as if every step had run one after another.
+    allDetections.length = 0;
+    for (const s of steps) if (s.detections) allDetections.push(...s.detections);
   }
   if (!final) throw new Error('pipeline ended without a final image');
   return {

@@ -4,9 +4,10 @@
 // grpc.health.v1 checks over the same channel.
 import * as grpc from '@grpc/grpc-js';
 import { service as healthServiceDefinition } from 'grpc-health-check';
-import { ResizeServiceClient } from '../shared/gen/imageflow/v1/resize.js';
-import { FilterServiceClient } from '../shared/gen/imageflow/v1/filter.js';
-import { AiDetectionServiceClient } from '../shared/gen/imageflow/v1/ai_detection.js';
+import { ResizeRequest, ResizeServiceService, type ResizeServiceClient } from '../shared/gen/imageflow/v1/resize.js';
+import { FilterRequest, FilterServiceService, type FilterServiceClient } from '../shared/gen/imageflow/v1/filter.js';
+import { AiDetectionServiceService, DetectRequest, type AiDetectionServiceClient } from '../shared/gen/imageflow/v1/ai_detection.js';
+import { withInlineImageSerializers } from './wire.js';
 import type { Logger } from '../shared/logger.js';
 import { SpanKind, injectTraceContext, withSpan } from '../shared/tracing.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -210,15 +211,31 @@ export interface Upstreams {
   readonly detection?: Upstream<AiDetectionServiceClient>;
 }
 
+type ClientCtor<C> = new (address: string, creds: grpc.ChannelCredentials, options: Partial<grpc.ClientOptions>) => C;
+
+// The generated clients, with request serializers that copy an inline image once (./wire.ts).
+const ResizeClient = grpc.makeGenericClientConstructor(
+  withInlineImageSerializers(ResizeServiceService, { resize: ResizeRequest }),
+  'imageflow.v1.ResizeService',
+) as unknown as ClientCtor<ResizeServiceClient>;
+const FilterClient = grpc.makeGenericClientConstructor(
+  withInlineImageSerializers(FilterServiceService, { filter: FilterRequest }),
+  'imageflow.v1.FilterService',
+) as unknown as ClientCtor<FilterServiceClient>;
+const DetectionClient = grpc.makeGenericClientConstructor(
+  withInlineImageSerializers(AiDetectionServiceService, { detect: DetectRequest }),
+  'imageflow.v1.AiDetectionService',
+) as unknown as ClientCtor<AiDetectionServiceClient>;
+
 export function createUpstreams(config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): Upstreams {
   const make = <C extends grpc.Client>(name: UpstreamName, Ctor: new (a: string, c: grpc.ChannelCredentials, o: Partial<grpc.ClientOptions>) => C) => {
     const endpoint = config.endpoints[name];
     return endpoint ? new Upstream(Ctor, { name, endpoint, config, metrics, logger }) : undefined;
   };
   return {
-    resize: make('resize', ResizeServiceClient),
-    filter: make('filter', FilterServiceClient),
-    detection: make('detection', AiDetectionServiceClient),
+    resize: make('resize', ResizeClient),
+    filter: make('filter', FilterClient),
+    detection: make('detection', DetectionClient),
   };
 }
 
