@@ -13,7 +13,7 @@ const OUT_DIR = process.env.DEMO_OUT_DIR ?? 'out';
 const stack = await startLocalStack();
 let failed = false;
 try {
-  for (const [name, url] of stack.endpoints) console.log(`${name.padEnd(10)}${url}`);
+  for (const [name, url] of stack.endpoints) console.log(`${name.padEnd(19)}${url}`);
   const gateway = stack.endpoints.find(([n]) => n === 'gateway')?.[1];
   if (!gateway) throw new Error('the gateway did not start');
 

@@ -7,7 +7,7 @@ try {
   const stack = await startLocalStack({
     onLine: verbose ? (name, line) => process.stderr.write(`[${name}] ${line}\n`) : undefined,
   });
-  const width = 'S3 secret key'.length + 3;
+  const width = Math.max('S3 secret key'.length, ...stack.endpoints.map(([name]) => name.length)) + 3;
   for (const [name, url] of stack.endpoints) process.stdout.write(`${name.padEnd(width)}${url}\n`);
   process.stdout.write(`${'bucket'.padEnd(width)}${stack.bucket}\n`);
   process.stdout.write(`${'S3 access key'.padEnd(width)}${stack.s3.accessKey}\n${'S3 secret key'.padEnd(width)}${stack.s3.secretKey}\n`);

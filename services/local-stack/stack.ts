@@ -75,13 +75,21 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
     const grpcPorts: Record<string, number> = { resize: env.RESIZE_PORT, filter: env.FILTER_PORT, detection: env.DETECTION_PORT };
     const backends = wanted.filter((n) => n !== 'gateway');
     // The gRPC services start in parallel; the gateway needs their ports.
+    // Each service gets its own metrics port (gRPC port + 1000; ephemeral with an ephemeral gRPC port).
+    const metricsPort = (name: string) => (grpcPorts[name] === 0 ? 0 : grpcPorts[name] + 1000);
     const started = await Promise.all(
-      backends.map((name) => spawnService(name, { env: { ...common, GRPC_PORT: String(grpcPorts[name]) }, onLine: options.onLine })),
+      backends.map((name) =>
+        spawnService(name, {
+          env: { ...common, GRPC_PORT: String(grpcPorts[name]), METRICS_PORT: String(metricsPort(name)) },
+          onLine: options.onLine,
+        }),
+      ),
     );
     for (const p of started) {
       services[p.name] = p;
       endpoints.push([p.name, `grpc://${host}:${p.port}`]);
     }
+    for (const p of started) if (metricsPort(p.name)) endpoints.push([`${p.name} metrics`, `http://${host}:${metricsPort(p.name)}/metrics`]);
     if (wanted.includes('gateway')) {
       const grpc = (n: ServiceName) => (services[n] ? `${host}:${services[n]!.port}` : '');
       const gateway = await spawnService('gateway', {
