@@ -8,7 +8,7 @@ import type { Logger } from '../shared/logger.js';
 import { CENTERNET_INPUT, CENTERNET_OUTPUT } from './centernet-decoder.js';
 import type { FromWorker, ToWorker } from './embedded-worker-protocol.js';
 import type { EmbeddedModelSpec } from './model-registry.js';
-import { type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
+import { type InferenceResult, type ModelBackend, ReadinessReporting } from './model-backend.js';
 
 const WORKER_URL = new URL('./embedded-worker.ts', import.meta.url);
 
@@ -20,8 +20,7 @@ function startWorker(url: URL): Worker {
   return new Worker(code, { eval: true });
 }
 
-export class EmbeddedBackend implements ModelBackend {
-  private readonly state = new Readiness();
+export class EmbeddedBackend extends ReadinessReporting implements ModelBackend {
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private worker?: Worker;
@@ -33,6 +32,7 @@ export class EmbeddedBackend implements ModelBackend {
     readonly spec: EmbeddedModelSpec,
     private readonly logger: Logger,
   ) {
+    super();
     this.load = {
       type: 'load',
       modelFile: spec.modelFile,
@@ -52,19 +52,6 @@ export class EmbeddedBackend implements ModelBackend {
     worker.on('error', (err) => this.fail(worker, `model worker crashed: ${err.message}`));
     worker.on('exit', (code) => this.fail(worker, `model worker exited (code ${code})`));
     worker.postMessage(this.load);
-  }
-
-  get ready(): boolean {
-    return this.state.ready;
-  }
-  get notReadyReason(): string {
-    return this.state.reason;
-  }
-  get firstReady(): Promise<void> {
-    return this.state.firstReady;
-  }
-  onReadyChange(listener: (ready: boolean) => void): void {
-    this.state.onChange(listener);
   }
 
   infer(input: Float32Array): Promise<InferenceResult> {

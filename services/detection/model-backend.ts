@@ -48,3 +48,21 @@ export class Readiness {
     this.listeners.push(listener);
   }
 }
+
+/** The readiness half of ModelBackend, answered from one Readiness the subclass updates. */
+export abstract class ReadinessReporting {
+  protected readonly state = new Readiness();
+
+  get ready(): boolean {
+    return this.state.ready;
+  }
+  get notReadyReason(): string {
+    return this.state.reason;
+  }
+  get firstReady(): Promise<void> {
+    return this.state.firstReady;
+  }
+  onReadyChange(listener: (ready: boolean) => void): void {
+    this.state.onChange(listener);
+  }
+}

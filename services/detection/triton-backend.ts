@@ -5,7 +5,7 @@ import { Code, ServiceError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ModelInferRequest, ModelMetadataResponse } from '../shared/gen/inference/grpc_service.js';
 import type { TritonModelSpec } from './model-registry.js';
-import { type InferenceCall, type InferenceResult, type ModelBackend, Readiness } from './model-backend.js';
+import { type InferenceCall, type InferenceResult, type ModelBackend, ReadinessReporting } from './model-backend.js';
 import { float32FromLE, float32ToLE } from './tensor-bytes.js';
 import { TritonClient } from './triton-client.js';
 
@@ -14,8 +14,7 @@ export interface TritonBackendOptions {
   readonly healthIntervalMs: number;
 }
 
-export class TritonBackend implements ModelBackend {
-  private readonly state = new Readiness();
+export class TritonBackend extends ReadinessReporting implements ModelBackend {
   private readonly client: TritonClient;
   private readonly timer: NodeJS.Timeout;
   private checking = false;
@@ -27,6 +26,7 @@ export class TritonBackend implements ModelBackend {
     private readonly options: TritonBackendOptions,
     private readonly logger: Logger,
   ) {
+    super();
     this.client = new TritonClient(spec.url);
     this.state.reason = `Triton model "${spec.tritonModel}" at ${spec.url} not checked yet`;
     this.state.onChange((ready) =>
@@ -37,19 +37,6 @@ export class TritonBackend implements ModelBackend {
     this.timer = setInterval(() => void this.check(), options.healthIntervalMs);
     this.timer.unref();
     void this.check();
-  }
-
-  get ready(): boolean {
-    return this.state.ready;
-  }
-  get notReadyReason(): string {
-    return this.state.reason;
-  }
-  get firstReady(): Promise<void> {
-    return this.state.firstReady;
-  }
-  onReadyChange(listener: (ready: boolean) => void): void {
-    this.state.onChange(listener);
   }
 
   /**
