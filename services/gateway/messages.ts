@@ -5,6 +5,7 @@ import { Fit as FitEnum, type ResizeRequest as ResizeMessage } from '../shared/g
 import { FilterType as FilterTypeEnum, type FilterOperation } from '../shared/gen/imageflow/v1/filter.js';
 import type { DetectRequest as DetectMessage, DetectResponse as DetectMessageResponse, DetectionTimings } from '../shared/gen/imageflow/v1/ai_detection.js';
 import { formatNameOf } from '../shared/formats.js';
+import { decodeBase64WithHeadroom } from './headroom.js';
 import type {
   DetectOptions,
   Detection,
@@ -58,7 +59,7 @@ export const formatEnum = (format: OutputFormat | undefined): ImageFormat => FOR
 
 /** Object inputs get an explicit bucket (the gateway's default when absent), so keys derive alike everywhere. */
 export function imageSource(input: ImageInput, defaultBucket: string): ImageSource {
-  if ('data' in input) return { data: Buffer.from(input.data, 'base64') };
+  if ('data' in input) return { data: decodeBase64WithHeadroom(input.data) };
   return { object: { bucket: input.bucket ?? defaultBucket, key: input.key } };
 }
 

@@ -2,6 +2,7 @@
 // zod type provider, raw image bodies, request ids, auth, metrics, the one error shape, the
 // routes, and closing the upstream channels when the app closes.
 import { createHash, randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaCompiler } from 'fastify';
 import fastifySwagger from '@fastify/swagger';
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -14,6 +15,7 @@ import { bearerChecker, bucketChecker } from './auth.js';
 import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
+import { readBodyWithHeadroom } from './headroom.js';
 import { IMAGE_CONTENT_TYPE } from './raw-mode.js';
 import type { RouteDeps } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
@@ -72,7 +74,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   registerHttpTracing(app);
   app.setValidatorCompiler(validator);
   app.setSerializerCompiler(serializerCompiler);
-  app.addContentTypeParser(IMAGE_CONTENT_TYPE, { parseAs: 'buffer', bodyLimit: config.maxBodyBytes }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser(IMAGE_CONTENT_TYPE, (_request: unknown, payload: IncomingMessage) => readBodyWithHeadroom(payload, config.maxBodyBytes));
 
   const upstreams = createUpstreams(config, metrics, logger);
   app.addHook('onClose', async () => {

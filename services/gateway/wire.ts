@@ -4,9 +4,11 @@
 // Buffer.from(). For a 12 MB photo those copies cost more gateway CPU than everything else, and
 // their garbage drives old-space collections. Protobuf lets fields come in any order, so the
 // `source` field (1) carrying ImageSource.data (2) is written by hand in front of the rest of
-// the message, encoded without it: one concatenation, byte-for-byte the same fields.
+// the message, encoded without it: one concatenation, byte-for-byte the same fields — or none at
+// all when the image came in a body with headroom (headroom.ts).
 import type * as grpc from '@grpc/grpc-js';
 import type { ImageSource } from '../shared/gen/imageflow/v1/common.js';
+import { claimHeadroom } from './headroom.js';
 
 /** Below this the generated path is as fast and there is nothing to save. */
 const MIN_INLINE_BYTES = 64 * 1024;
@@ -33,8 +35,16 @@ export function inlineImageSerializer<T extends { source?: ImageSource | undefin
     const rest = codec.encode({ ...value, source: undefined }).finish();
     // field 1 (source), wire type 2 → 0x0a; inside it field 2 (data), wire type 2 → 0x12
     const inner = [0x12, ...varint(data.length)];
-    const header = Buffer.from([0x0a, ...varint(inner.length + data.length), ...inner]);
-    return Buffer.concat([header, data, rest], header.length + data.length + rest.length);
+    const header = [0x0a, ...varint(inner.length + data.length), ...inner];
+    // The rest of the message first, then the image: written into the body's headroom, no copy.
+    const room = claimHeadroom(data, rest.length + header.length);
+    if (room) {
+      room.set(rest, 0);
+      room.set(header, rest.length);
+      return Buffer.from(room.buffer, room.byteOffset, room.length + data.length);
+    }
+    const head = Buffer.from(header);
+    return Buffer.concat([head, data, rest], head.length + data.length + rest.length);
   };
 }
 

@@ -32,7 +32,10 @@ export interface SpawnOptions {
 
 /** Spawns services/<name>/main.ts and resolves once it prints `READY <name> <port>`. */
 export function spawnService(name: ServiceName, options: SpawnOptions): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', serviceEntry(name)], {
+  // IMAGEFLOW_NODE_ARGS: Node flags for every service process, e.g. to profile a benchmark
+  // (`--cpu-prof --cpu-prof-dir=/tmp/prof`; NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = process.env.IMAGEFLOW_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', serviceEntry(name)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -5,6 +5,7 @@
 // real proto that answers any status code, for codes real services cannot be made to send).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
+import { request as httpRequest } from 'node:http';
 import sharp from 'sharp';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { startService } from '../support/services.js';
@@ -119,6 +120,21 @@ describe('resize', () => {
     const meta = await sharp(a.bytes).metadata();
     expect([meta.format, meta.width, meta.height]).toEqual(['png', 200, 50]);
     expect(a.headers.get('server-timing')).toMatch(/total;dur=/);
+  });
+
+  it('raw mode takes a chunked body (no Content-Length) as well', async () => {
+    const answer = await new Promise<{ status: number; bytes: Buffer }>((resolve, reject) => {
+      const req = httpRequest(`${base}/v1/resize?width=120`, { method: 'POST', headers: { 'content-type': 'image/jpeg' } }, (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () => resolve({ status: res.statusCode!, bytes: Buffer.concat(parts) }));
+      });
+      req.on('error', reject);
+      for (let at = 0; at < photo.length; at += 10_000) req.write(photo.subarray(at, at + 10_000));
+      req.end();
+    });
+    expect(answer.status).toBe(200);
+    expect((await sharp(answer.bytes).metadata()).width).toBe(120);
   });
 });
 

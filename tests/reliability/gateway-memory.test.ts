@@ -15,7 +15,7 @@ let gw: RunningGateway;
 
 beforeAll(async () => {
   resize = await startService('resize', { METRICS_PORT: '0' });
-  // The gateway defaults (MAX_BODY_BYTES and MAX_INFLIGHT_REQUEST_BYTES both 64 MiB), as deployed.
+  // The gateway defaults (MAX_BODY_BYTES 64 MiB, MAX_INFLIGHT_REQUEST_BYTES 128 MiB), as deployed.
   gw = await startGateway({ RESIZE_GRPC_ENDPOINT: `127.0.0.1:${resize.port}` });
 });
 

@@ -1,0 +1,90 @@
+// Image bodies that carry free bytes in front of them, so the gRPC request serializer (wire.ts)
+// can write the protobuf fields that precede the image into that space and hand grpc-js a view,
+// instead of concatenating a second copy of a multi-megabyte image. Every large Buffer the
+// gateway allocates is garbage that drives V8's old-space collections (external memory
+// pressure), which measured as the largest single cost of a raw-mode request.
+//
+// A body's headroom may be claimed once: grpc-js frames the serialized message a few microtasks
+// after serialization, so a second call on the same image (a retry, or two steps on one input)
+// writing different fields into the same bytes could change what the first one sends.
+import type { IncomingMessage } from 'node:http';
+
+/** Room for every field of a request besides the image: output bucket and key (S3 keys are ≤ 1024 bytes), params. */
+export const HEADROOM_BYTES = 4096;
+
+const claimable = new WeakMap<ArrayBufferLike, number>();
+
+/** `HEADROOM_BYTES` of free space followed by `length` bytes for the image (returned). */
+function allocate(length: number): Buffer {
+  const backing = Buffer.allocUnsafeSlow(HEADROOM_BYTES + length);
+  const body = backing.subarray(HEADROOM_BYTES);
+  claimable.set(body.buffer, HEADROOM_BYTES);
+  return body;
+}
+
+/**
+ * Claims the `bytes` in front of `data` if they are free headroom this module allocated, and
+ * returns them as a writable view (it is never handed out twice); undefined otherwise.
+ */
+export function claimHeadroom(data: Uint8Array, bytes: number): Buffer | undefined {
+  const room = claimable.get(data.buffer);
+  if (room === undefined || data.byteOffset !== room || bytes > room) return undefined;
+  claimable.delete(data.buffer);
+  return Buffer.from(data.buffer, data.byteOffset - bytes, bytes);
+}
+
+/** Base64 decoded straight into a body with headroom (what Buffer.from(s, 'base64') returns, one allocation). */
+export function decodeBase64WithHeadroom(text: string): Buffer {
+  const body = allocate(Buffer.byteLength(text, 'base64'));
+  const written = body.write(text, 'base64');
+  return body.subarray(0, written);
+}
+
+/** The errors Fastify's own body reader raises, so errors.ts maps them alike. */
+const httpError = (code: string, message: string, statusCode: number) => Object.assign(new Error(message), { code, statusCode });
+const bodyTooLarge = (limit: number) => httpError('FST_ERR_CTP_BODY_TOO_LARGE', `over MAX_BODY_BYTES=${limit}`, 413);
+const lengthMismatch = () => httpError('FST_ERR_CTP_INVALID_CONTENT_LENGTH', 'request body size did not match Content-Length', 400);
+
+/**
+ * Reads a request body into one buffer with headroom: sized from Content-Length up front when
+ * it is declared (refused with 413 before reading when it exceeds `limit`), else grown as
+ * chunks arrive. The same errors and checks as Fastify's own `parseAs: 'buffer'` reader.
+ */
+export function readBodyWithHeadroom(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length']);
+  if (declared > limit) return Promise.reject(bodyTooLarge(limit));
+  return new Promise((resolve, reject) => {
+    let body = Number.isFinite(declared) && declared >= 0 ? allocate(declared) : allocate(64 * 1024);
+    let received = 0;
+    const finish = (err?: Error) => {
+      request.removeListener('data', onData);
+      request.removeListener('end', onEnd);
+      request.removeListener('error', onError);
+      if (err) reject(err);
+    };
+    const onData = (chunk: Buffer) => {
+      if (received + chunk.length > limit) return finish(bodyTooLarge(limit));
+      if (received + chunk.length > body.length) {
+        if (Number.isFinite(declared)) return finish(lengthMismatch());
+        const grown = allocate(Math.min(limit, Math.max(2 * body.length, received + chunk.length)));
+        body.copy(grown, 0, 0, received);
+        body = grown;
+      }
+      chunk.copy(body, received);
+      received += chunk.length;
+    };
+    const onEnd = () => {
+      finish();
+      if (Number.isFinite(declared) && received !== declared) return reject(lengthMismatch());
+      resolve(body.subarray(0, received));
+    };
+    const onError = (err: Error & { statusCode?: number }) => {
+      if (!(typeof err.statusCode === 'number' && err.statusCode >= 400)) err.statusCode = 400;
+      finish(err);
+    };
+    request.on('data', onData);
+    request.on('end', onEnd);
+    request.on('error', onError);
+    request.resume();
+  });
+}
