@@ -1,4 +1,5 @@
-// The cdk8s app: `npm run synth` writes one YAML file per chart into dist/.
+// The cdk8s app: `npm run synth` writes one YAML file per chart into dist/: the platform
+// (dist/imageflow-platform.k8s.yaml) and every pipeline's WorkflowTemplate (dist/pipelines.k8s.yaml).
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { App, Chart } from 'cdk8s';
@@ -16,8 +17,8 @@ const platformChart = new Chart(app, 'imageflow-platform', { disableResourceName
 // S3, replace `minio: true` with `s3: { endpoint: 'https://s3.example.com' }`.
 const platform = new ImageFlowPlatform(platformChart, 'platform', { minio: true });
 
-// One chart per pipeline in pipelines/, calling the gateway with the key the workflow Secret
-// holds: the gateway reads the key list under `keys`; Argo sends `authorization` verbatim, so
+// Every pipeline in pipelines/ in one chart (one chart each would make synthesis quadratic),
+// calling the gateway with the key the workflow Secret holds: the gateway reads the key list under `keys`; Argo sends `authorization` verbatim, so
 // it holds "Bearer <one of the keys>" (see the README's Deploying section).
 addPipelines(app, pipelines, {
   namespace: platform.namespace,

@@ -1,11 +1,12 @@
 // Section 5: compile and synthesize 10, 100 and 1,000 generated pipelines with the DSL's own API
-// (definePipeline → Pipeline.compile → cdk8s App with one PipelineChart each → YAML files), and
-// report the time per pipeline and the 1,000/100 ratio (linear means ≈ 10×), for two chart layouts.
+// (definePipeline → Pipeline.compile → cdk8s App → addPipelines → YAML files), and report the time
+// per pipeline and the 1,000/100 ratio (linear means ≈ 10×). The main layout is what addPipelines
+// (and so main.ts) produces; a chart per pipeline is measured next to it for comparison.
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { App, Chart, YamlOutputType } from 'cdk8s';
-import { PipelineTemplate, addPipelines, definePipeline, param, type Pipeline } from '../constructs/pipeline/index.js';
+import { App } from 'cdk8s';
+import { PipelineChart, addPipelines, definePipeline, param, type Pipeline } from '../constructs/pipeline/index.js';
 
 /** Pipeline i: the seed's resize → detect → filter chain, plus (every other one) a thumbnail branch and a conditional blur. */
 export function generatedPipeline(i: number): Pipeline {
@@ -44,7 +45,7 @@ export interface SynthRow {
   readonly defineMs: number;
   /** Pipeline.compile() of each (plain objects) */
   readonly compileMs: number;
-  /** cdk8s App + one chart per pipeline + app.synth() writing YAML (compiles again inside) */
+  /** cdk8s App + the layout's charts + app.synth() writing YAML (compiles again inside) */
   readonly synthMs: number;
   readonly totalMs: number;
   readonly perPipelineMs: number;
@@ -52,14 +53,13 @@ export interface SynthRow {
 }
 
 /**
- * `chart-per-pipeline` is what `addPipelines` does (one chart, one file per pipeline).
- * `one-chart` puts every WorkflowTemplate in a single chart, one file per resource: cdk8s
- * resolves dependencies and validates the whole app once per chart, so the first layout costs
- * O(charts²) and the second O(n).
+ * `one-chart` is what `addPipelines` does: every WorkflowTemplate in one chart, one file.
+ * `chart-per-pipeline` gives each its own `PipelineChart` (one file each): cdk8s resolves
+ * dependencies and validates the whole app once per chart, so it costs O(charts²), one chart O(n).
  */
-export type SynthLayout = 'chart-per-pipeline' | 'one-chart';
+export type SynthLayout = 'one-chart' | 'chart-per-pipeline';
 
-export function synthOnce(n: number, layout: SynthLayout = 'chart-per-pipeline'): SynthRow {
+export function synthOnce(n: number, layout: SynthLayout = 'one-chart'): SynthRow {
   const outdir = mkdtempSync(join(tmpdir(), 'imageflow-bench-synth-'));
   try {
     const t0 = performance.now();
@@ -67,15 +67,9 @@ export function synthOnce(n: number, layout: SynthLayout = 'chart-per-pipeline')
     const t1 = performance.now();
     for (const p of pipelines) p.compile();
     const t2 = performance.now();
-    const app =
-      layout === 'chart-per-pipeline'
-        ? new App({ outdir, recordConstructMetadata: false })
-        : new App({ outdir, recordConstructMetadata: false, yamlOutputType: YamlOutputType.FILE_PER_RESOURCE });
-    if (layout === 'chart-per-pipeline') addPipelines(app, pipelines);
-    else {
-      const chart = new Chart(app, 'pipelines', { disableResourceNameHashes: true });
-      for (const p of pipelines) new PipelineTemplate(chart, p.name, p);
-    }
+    const app = new App({ outdir, recordConstructMetadata: false });
+    if (layout === 'one-chart') addPipelines(app, pipelines);
+    else for (const p of pipelines) new PipelineChart(app, p);
     app.synth();
     const t3 = performance.now();
     const files = readdirSync(outdir).filter((f) => f.endsWith('.yaml')).length;
@@ -86,7 +80,7 @@ export function synthOnce(n: number, layout: SynthLayout = 'chart-per-pipeline')
   }
 }
 
-export function runSynthBench(sizes: readonly number[], layouts: readonly SynthLayout[] = ['chart-per-pipeline', 'one-chart']): SynthRow[] {
+export function runSynthBench(sizes: readonly number[], layouts: readonly SynthLayout[] = ['one-chart', 'chart-per-pipeline']): SynthRow[] {
   for (const layout of layouts) synthOnce(10, layout); // warm-up: module loading and JIT are not per-pipeline costs
   // Small runs are short enough to be disturbed by one GC: the median of a few.
   const repeats = (n: number) => (n <= 10 ? 5 : n <= 100 ? 3 : 1);
@@ -98,8 +92,21 @@ export function runSynthBench(sizes: readonly number[], layouts: readonly SynthL
   );
 }
 
-// Standalone: `npx tsx bench/synth.ts 10 100 1000` prints JSON.
+// Standalone: `npx tsx bench/synth.ts 10 100 1000` prints JSON (last line); `--layout one-chart`
+// measures only that layout, `--table` also prints a readable summary to stderr.
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-  process.stdout.write(`${JSON.stringify(runSynthBench(sizes.length ? sizes : [10, 100, 1000]))}\n`);
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--layout');
+  const layouts = at >= 0 ? [args[at + 1] as SynthLayout] : undefined;
+  const sizes = args.filter((a, i) => i !== at + 1 || at < 0).map(Number).filter((n) => n > 0);
+  const rows = runSynthBench(sizes.length ? sizes : [10, 100, 1000], layouts);
+  if (args.includes('--table')) {
+    for (const r of rows) process.stderr.write(`${r.layout.padEnd(18)} ${String(r.pipelines).padStart(5)} pipelines  ${r.totalMs.toFixed(0).padStart(7)} ms  ${r.perPipelineMs.toFixed(2)} ms/pipeline  ${r.files} file(s)\n`);
+    for (const layout of new Set(rows.map((r) => r.layout))) {
+      const at100 = rows.find((r) => r.layout === layout && r.pipelines === 100);
+      const at1000 = rows.find((r) => r.layout === layout && r.pipelines === 1000);
+      if (at100 && at1000) process.stderr.write(`${layout}: 1,000 ÷ 100 = ${(at1000.totalMs / at100.totalMs).toFixed(1)}×\n`);
+    }
+  }
+  process.stdout.write(`${JSON.stringify(rows)}\n`);
 }

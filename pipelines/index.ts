@@ -1,6 +1,6 @@
 // Every example pipeline; main.ts adds them all to the app:
 //   import { pipelines } from './pipelines/index.js';
-//   addPipelines(app, pipelines);
+//   addPipelines(app, pipelines);   // one chart: dist/pipelines.k8s.yaml
 import type { Pipeline } from '../constructs/pipeline/index.js';
 import { batchThumbnails } from './batch-thumbnails.js';
 import { fromDocument } from './from-document.js';

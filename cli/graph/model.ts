@@ -76,8 +76,8 @@ function bodyDetails(task: DagTaskSpec, template: TemplateSpec | undefined): str
   const show = (v: unknown): string => {
     if (typeof v === 'string' && v.startsWith('@tag')) {
       const tag = tags[Number(v.slice(4))];
-      const param = /workflow\.parameters\.([A-Za-z0-9_-]+)/.exec(tag);
-      if (param) return `{${param[1]}}`;
+      const param = /workflow\.parameters(?:\.([A-Za-z0-9_-]+)|\['([^']+)'\])/.exec(tag);
+      if (param) return `{${param[1] ?? param[2]}}`;
       const fromTask = /tasks\['([^']+)'\]/.exec(tag);
       if (fromTask) return `<${fromTask[1]}>`;
       if (tag.includes('inputs.parameters.image') || tag.includes('{{item}}')) return '<item>';

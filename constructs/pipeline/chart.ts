@@ -1,4 +1,5 @@
-// cdk8s: a compiled pipeline as an ApiObject, in its own Chart or any scope.
+// cdk8s: compiled pipelines as ApiObjects — all in one chart (what main.ts and addPipelines use),
+// or one chart per pipeline for an API user who wants a file each.
 import { ApiObject, Chart, type ChartProps } from 'cdk8s';
 import { Construct } from 'constructs';
 import type { Pipeline } from './pipeline.js';
@@ -19,7 +20,36 @@ export class PipelineTemplate extends Construct {
 
 export interface PipelineChartProps extends CompileProps, Omit<ChartProps, 'namespace'> {}
 
-/** One chart per pipeline, so `cdk8s synth` writes `dist/pipeline-<name>.k8s.yaml`. */
+export interface PipelinesChartProps extends PipelineChartProps {
+  /** The chart's id, hence the file name `dist/<id>.k8s.yaml`. @default 'pipelines' */
+  readonly id?: string;
+}
+
+/**
+ * Every pipeline's WorkflowTemplate in one chart, so `cdk8s synth` writes one
+ * `dist/pipelines.k8s.yaml`. One chart rather than one per pipeline because cdk8s resolves
+ * dependencies and validates the whole app once per chart: n charts cost O(n²) (1,000
+ * pipelines took ~17× the time of 100), one chart costs O(n).
+ */
+export class PipelinesChart extends Chart {
+  readonly templates: readonly PipelineTemplate[];
+
+  constructor(scope: Construct, pipelines: readonly Pipeline[], props: PipelinesChartProps = {}) {
+    super(scope, props.id ?? 'pipelines', { labels: props.labels, disableResourceNameHashes: true });
+    const seen = new Set<string>();
+    for (const p of pipelines) {
+      // Two templates of one name would overwrite each other in the cluster: say so at synth.
+      if (seen.has(p.name)) throw new Error(`pipeline "${p.name}" is added twice; pipeline names must be unique (they name the WorkflowTemplates)`);
+      seen.add(p.name);
+    }
+    this.templates = pipelines.map((p) => new PipelineTemplate(this, p.name, p, props));
+  }
+}
+
+/**
+ * One chart per pipeline (`dist/pipeline-<name>.k8s.yaml`). Fine for a handful; for many
+ * pipelines prefer `PipelinesChart`/`addPipelines`, since synthesis time grows with charts².
+ */
 export class PipelineChart extends Chart {
   readonly template: PipelineTemplate;
 
@@ -29,7 +59,7 @@ export class PipelineChart extends Chart {
   }
 }
 
-/** Add every pipeline to an app (or any scope), one chart each. */
-export function addPipelines(scope: Construct, pipelines: readonly Pipeline[], props: PipelineChartProps = {}): PipelineChart[] {
-  return pipelines.map((p) => new PipelineChart(scope, p, props));
+/** Add every pipeline to an app (or any scope) as one `PipelinesChart`. */
+export function addPipelines(scope: Construct, pipelines: readonly Pipeline[], props: PipelinesChartProps = {}): PipelinesChart {
+  return new PipelinesChart(scope, pipelines, props);
 }

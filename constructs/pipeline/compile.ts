@@ -21,7 +21,9 @@ import {
 } from './document.js';
 import { PipelineError } from './errors.js';
 import {
-  extract,
+  extractJson,
+  INPUT_IMAGE_JSON,
+  paramJson,
   gatheredResults,
   LOOP_ITEM,
   RESULT_PATHS,
@@ -297,8 +299,8 @@ class Compiler {
 
   /** The image a value names, as the gateway's `input` (key and, when known, bucket). */
   private imageSource(value: unknown, dag: PlannedDag): ImageSource {
-    if (isParamValue(value)) return { key: quotedTag(workflowParam(value.$param)) };
-    if (isItemValue(value)) return { key: quotedTag(templateInput('image')) };
+    if (isParamValue(value)) return { key: bareTag(paramJson(value.$param)) };
+    if (isItemValue(value)) return { key: bareTag(INPUT_IMAGE_JSON) };
     if (!isStepValue(value)) this.fail(undefined, 'input', 'is not an image');
     const task = dag.taskOf.get(value.$step)!;
     const step = task.steps.find((s) => s.id === value.$step) as ImageStepDoc;
@@ -310,7 +312,7 @@ class Compiler {
     // Outputs land in the input's bucket unless told otherwise; carry the bucket along statically.
     const head = task.steps[0] as ImageStepDoc;
     const bucket = outBucket !== undefined ? this.renderValue(outBucket, dag) : this.imageSource(head.params.input, dag).bucket;
-    return { key: quotedTag(extract(task.name, RESULT_PATHS.outputKey)), ...(bucket !== undefined ? { bucket } : {}) };
+    return { key: bareTag(extractJson(task.name, RESULT_PATHS.outputKey)), ...(bucket !== undefined ? { bucket } : {}) };
   }
 
   private inputObject(source: ImageSource): Record<string, unknown> {
@@ -327,8 +329,8 @@ class Compiler {
   private renderValue(value: unknown, dag: PlannedDag): unknown {
     if (isParamValue(value)) {
       const type = this.params[value.$param]?.type;
-      const tag = workflowParam(value.$param);
-      return type === 'number' || type === 'boolean' || type === 'objectKeys' ? bareTag(tag) : quotedTag(tag);
+      // Numbers, booleans and lists are JSON as given; any other value is text to escape.
+      return type === 'number' || type === 'boolean' || type === 'objectKeys' ? bareTag(workflowParam(value.$param)) : bareTag(paramJson(value.$param));
     }
     if (isItemValue(value) || isStepValue(value)) return this.imageSource(value, dag).key;
     if (Array.isArray(value)) return value.map((v) => this.renderValue(v, dag));

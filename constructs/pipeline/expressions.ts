@@ -2,7 +2,7 @@
 // (issue 7) must evaluate exactly these forms and nothing else, so keep this list short:
 //
 // Simple tags (plain substitution):
-//   {{workflow.parameters.NAME}}           a pipeline parameter (strings inside "…", numbers/booleans bare)
+//   {{workflow.parameters.NAME}}           a number/boolean/list parameter (bare in a JSON body), withParam, a URL
 //   {{inputs.parameters.NAME}}             a template input (body, url, image of a forEach branch)
 //   {{item}}                               the current element of withParam
 //   {{tasks.TASK.outputs.result}}          a task's whole JSON answer (DAG outputs)
@@ -10,6 +10,9 @@
 //   {{workflow.name}}, {{workflow.status}} exit handler body only
 // Expression tags ({{= … }}, expr-lang):
 //   {{=jsonpath(tasks['TASK'].outputs.result, 'PATH')}}   PATH is one of RESULT_PATHS
+//   {{=toJson(STR)}}   a string inside a JSON body, written as a JSON string literal (quotes
+//                      included, `"` and `\` escaped), STR one of: workflow.parameters['NAME'],
+//                      inputs.parameters.image, jsonpath(tasks['TASK'].outputs.result, '$.output.key')
 //   {{=COND}} in `when`, where COND is built only from:
 //     count(jsonpath(tasks['TASK'].outputs.result, 'PATH'), {PRED}) OP N
 //        PRED: true | #.label in ['a', 'b'] | #.confidence >= C | both joined with &&
@@ -42,6 +45,18 @@ const resultOf = (task: string, path: string) => `jsonpath(tasks[${quote(task)}]
 
 /** A value extracted from an upstream task's answer, e.g. the key of the image it stored. */
 export const extract = (task: string, path: string) => `{{=${resultOf(task, path)}}}`;
+
+// Strings in JSON bodies. A simple tag inside "…" would put a value's `"` or `\` into the body
+// unescaped (invalid JSON at run time, or a different request). Argo's `toJson` (util/expr/env,
+// Go json.Marshal) returns the value as a JSON string literal, so the tag goes bare in the body.
+/** A string-valued expression as a JSON string literal (bare in a body). */
+const asJsonString = (expr: string) => `{{=toJson(${expr})}}`;
+/** A string parameter, as a JSON string literal. */
+export const paramJson = (name: string) => asJsonString(`workflow.parameters[${quote(name)}]`);
+/** The image key of a forEach branch (its `image` input), as a JSON string literal. */
+export const INPUT_IMAGE_JSON = asJsonString('inputs.parameters.image');
+/** A value extracted from an upstream task's answer, as a JSON string literal. */
+export const extractJson = (task: string, path: string) => asJsonString(resultOf(task, path));
 
 /** Single-quoted expr-lang string literal. */
 export function quote(text: string): string {
@@ -116,9 +131,11 @@ export const SIMPLE_TAG_FORMS: readonly RegExp[] = [
   /^\{\{workflow\.(?:name|status)\}\}$/,
 ];
 
+const JSON_STRING = new RegExp(`^toJson\\((?:workflow\\.parameters\\['${NAME}'\\]|inputs\\.parameters\\.image|${JSONPATH})\\)$`);
+
 /** Whether an expression (the text inside `{{= }}`) is one of the forms above. */
 export function isDocumentedExpression(expr: string): boolean {
-  if (new RegExp(`^${JSONPATH}$`).test(expr)) return true;
+  if (new RegExp(`^${JSONPATH}$`).test(expr) || JSON_STRING.test(expr)) return true;
   // Recursive descent over: cond := term ((' && ' | ' || ') term)*; term := '!(' cond ')' | '(' cond ')' | atom
   let at = 0;
   const eat = (text: string) => (expr.startsWith(text, at) ? ((at += text.length), true) : false);

@@ -29,8 +29,8 @@ export {
   DEFAULT_API_KEY_SECRET,
   DEFAULT_API_KEY_KEY,
 } from './props.js';
-export { PipelineChart, PipelineTemplate, addPipelines } from './chart.js';
-export type { PipelineChartProps, PipelineTemplateProps } from './chart.js';
+export { PipelineChart, PipelinesChart, PipelineTemplate, addPipelines } from './chart.js';
+export type { PipelineChartProps, PipelinesChartProps, PipelineTemplateProps } from './chart.js';
 export type * from './argo-types.js';
 // For tools that draw or run a pipeline (graph, local runner): which steps became which task.
 export { planPipeline } from './plan.js';

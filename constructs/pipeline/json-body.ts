@@ -1,5 +1,7 @@
-// Building a JSON request body that contains Argo template tags. String tags go inside quotes,
-// number/boolean/list tags go bare, so that after Argo substitutes them the body is JSON again.
+// Building a JSON request body that contains Argo template tags. Tags that yield JSON (numbers,
+// booleans, lists, and strings through `{{=toJson(…)}}`, see expressions.ts) go bare; quoted tags
+// are only for values that can never hold `"` or `\` (workflow name, status), so that after Argo
+// substitutes them the body is JSON again.
 export class Tag {
   constructor(
     readonly text: string,

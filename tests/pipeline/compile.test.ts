@@ -90,11 +90,11 @@ describe('compile', () => {
 
   it('builds bodies from parameters and upstream results', () => {
     expect(body(task(seed, 'resize'))).toBe(
-      '{"input":{"key":"{{workflow.parameters.image}}"},"width":{{workflow.parameters.width}},"fit":"inside","withoutEnlargement":true}',
+      `{"input":{"key":{{=toJson(workflow.parameters['image'])}}},"width":{{workflow.parameters.width}},"fit":"inside","withoutEnlargement":true}`,
     );
     // detect without drawBoxes stores nothing: the next step reads resize's image, after detect.
     expect(body(task(seed, 'sharpen'))).toBe(
-      `{"input":{"key":"{{=jsonpath(tasks['resize'].outputs.result, '$.output.key')}}"},"ops":[{"type":"sharpen","intensity":1.2}]}`,
+      `{"input":{"key":{{=toJson(jsonpath(tasks['resize'].outputs.result, '$.output.key'))}}},"ops":[{"type":"sharpen","intensity":1.2}]}`,
     );
     expect(task(seed, 'sharpen').dependencies).toEqual(['detect']);
   });
@@ -148,7 +148,7 @@ describe('compile', () => {
     expect(task(wt, 'f1').dependencies).toEqual(['det']);
     expect(task(wt, 'f2').dependencies).toBeUndefined();
     // drawBoxes: the annotated image is stored, so it is read from the detect answer.
-    expect(body(task(wt, 'f3'))).toContain(`{{=jsonpath(tasks['det'].outputs.result, '$.output.key')}}`);
+    expect(body(task(wt, 'f3'))).toContain(`{{=toJson(jsonpath(tasks['det'].outputs.result, '$.output.key'))}}`);
   });
 
   it('reads detections of a fused detect step from its place in the chain', () => {
@@ -161,7 +161,7 @@ describe('compile', () => {
     expect(task(wt, 'blur').when).toBe(
       "{{=count(jsonpath(tasks['small-to-det'].outputs.result, '$.steps[1].detections'), {#.label in ['person']}) >= 1}}",
     );
-    expect(body(task(wt, 'blur'))).toContain(`{{=jsonpath(tasks['small-to-det'].outputs.result, '$.output.key')}}`);
+    expect(body(task(wt, 'blur'))).toContain(`{{=toJson(jsonpath(tasks['small-to-det'].outputs.result, '$.output.key'))}}`);
   });
 
   it('carries explicit dependencies, continueOn, failFast, parallelism, semaphore, TTL, pod GC, labels', () => {
@@ -251,7 +251,7 @@ describe('compile', () => {
           { name: 'url', value: `${DEFAULT_GATEWAY_URL}/v1/index` },
           {
             name: 'body',
-            value: `{"image":"{{=jsonpath(tasks['small'].outputs.result, '$.output.key')}}","tag":"{{workflow.parameters.tag}}","n":3,"meta":{"source":"{{workflow.parameters.image}}"}}`,
+            value: `{"image":{{=toJson(jsonpath(tasks['small'].outputs.result, '$.output.key'))}},"tag":{{=toJson(workflow.parameters['tag'])}},"n":3,"meta":{"source":{{=toJson(workflow.parameters['image'])}}}}`,
           },
         ],
       },
@@ -271,6 +271,8 @@ describe('compile', () => {
     expect(tags.size).toBeGreaterThan(10);
     expect(expressions.isDocumentedTag('{{=sprig.trim(workflow.name)}}')).toBe(false);
     expect(expressions.isDocumentedTag('{{steps.x.outputs.result}}')).toBe(false);
+    expect(expressions.isDocumentedTag("{{=toJson(workflow.parameters['x'])}}")).toBe(true);
+    expect(expressions.isDocumentedTag('{{=toJson(workflow.name)}}')).toBe(false);
     expect(expressions.isDocumentedTag("{{=count(jsonpath(tasks['d'].outputs.result, '$.detections'), {true}) >= 1 && X}}")).toBe(false);
   });
 });

@@ -1,8 +1,11 @@
 // Every example pipeline compiles, matches its YAML snapshot, and is valid for Argo.
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { App, Testing } from 'cdk8s';
 import { stringify } from 'yaml';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addPipelines, FUSED_TASKS_ANNOTATION, FUSION_ANNOTATION } from '../../constructs/pipeline/index.js';
+import { addPipelines, PipelineChart, FUSED_TASKS_ANNOTATION, FUSION_ANNOTATION } from '../../constructs/pipeline/index.js';
 import { pipelines } from '../../pipelines/index.js';
 import { modelsPresent, sharedSchemaPresent, validateArgoObject, warmUp } from './argo-schema.js';
 
@@ -59,11 +62,14 @@ describe('the schema checks', () => {
 });
 
 describe('cdk8s', () => {
-  it('adds every pipeline as its own chart with one WorkflowTemplate', () => {
+  it('adds every pipeline to one chart, one WorkflowTemplate each, in the order given', () => {
     const app = Testing.app();
-    const charts = addPipelines(app, pipelines, { namespace: 'imageflow-test', gatewayUrl: 'http://gw.test:8080' });
-    expect(charts.map((c) => c.node.id)).toEqual(pipelines.map((p) => `pipeline-${p.name}`));
-    const [seed] = Testing.synth(charts[0]);
+    const chart = addPipelines(app, pipelines, { namespace: 'imageflow-test', gatewayUrl: 'http://gw.test:8080' });
+    expect(chart.node.id).toBe('pipelines');
+    expect(app.charts).toEqual([chart]);
+    const docs = Testing.synth(chart);
+    expect(docs.map((d) => d.metadata.name)).toEqual(pipelines.map((p) => p.name));
+    const [seed] = docs;
     expect(seed).toMatchObject({
       kind: 'WorkflowTemplate',
       metadata: { name: 'resize-detect-filter', namespace: 'imageflow-test' },
@@ -74,12 +80,29 @@ describe('cdk8s', () => {
     expect(JSON.parse(seed.metadata.annotations[FUSED_TASKS_ANNOTATION])).toEqual({
       'resize-to-sharpen': ['resize', 'detect', 'sharpen'],
     });
-    expect(app.charts).toHaveLength(pipelines.length);
   });
 
   it('synthesizes what compile() returns', () => {
     const app = new App();
-    const [chart] = addPipelines(app, [pipelines[1]]);
-    expect(Testing.synth(chart)).toEqual([pipelines[1].compile()]);
+    expect(Testing.synth(addPipelines(app, pipelines))).toEqual(pipelines.map((p) => p.compile()));
+  });
+
+  it('writes one file for all pipelines; PipelineChart still gives one its own file', () => {
+    const outdir = mkdtempSync(join(tmpdir(), 'imageflow-pipelines-'));
+    try {
+      const app = new App({ outdir, recordConstructMetadata: false });
+      addPipelines(app, pipelines, { id: 'templates' });
+      new PipelineChart(app, pipelines[1]);
+      app.synth();
+      expect(readdirSync(outdir).sort()).toEqual(['pipeline-thumbnails.k8s.yaml', 'templates.k8s.yaml']);
+    } finally {
+      rmSync(outdir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects two pipelines of one name (they would overwrite each other)', () => {
+    expect(() => addPipelines(Testing.app(), [pipelines[0], pipelines[0]])).toThrow(
+      'pipeline "resize-detect-filter" is added twice; pipeline names must be unique (they name the WorkflowTemplates)',
+    );
   });
 });

@@ -47,6 +47,9 @@ export function simulate(wt: WorkflowTemplate, gateway: Gateway, parameters: Rec
 
   /** Evaluate an expression of the documented forms by translating it to JavaScript. */
   const evaluate = (expr: string, scope: Scope): unknown => {
+    // toJson(STR): Argo's toJson is Go's json.Marshal; for a string, JSON.stringify gives the same JSON value.
+    const json = /^toJson\((.*)\)$/.exec(expr);
+    if (json) return JSON.stringify(json[1] === 'inputs.parameters.image' ? scope.inputs.image : evaluate(json[1], scope));
     const js = expr
       .replace(/jsonpath\(tasks\['([^']+)'\]\.outputs\.result, '([^']+)'\)/g, (_m, t, p) => `__jp(${JSON.stringify(t)}, ${JSON.stringify(p)})`)
       .replace(/count\((__jp\([^)]*\)), \{(.*?)\}\)/g, (_m, list, pred: string) => {
