@@ -174,6 +174,7 @@ export class ImageFlowPlatform extends Construct {
       gatewayClients: np.gatewayClients,
       workflowNamespaces: np.workflowNamespaces,
       monitoringNamespace: np.monitoringNamespace,
+      otelCollector: this.config.otel,
     });
   }
 }

@@ -12,6 +12,7 @@ export * from './invariants.js';
 export * from './minio-store.js';
 export * from './namespace-config.js';
 export * from './network-policies.js';
+export * from './otel.js';
 export * from './resize-service.js';
 export * from './triton-server.js';
 export * from './workflow-rbac.js';

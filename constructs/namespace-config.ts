@@ -1,6 +1,7 @@
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { PART_OF_LABEL, PART_OF_VALUE } from './hardened-workload.js';
+import { resolveOtel, type OtelProps, type ResolvedOtel } from './otel.js';
 import { isDns1123Subdomain, requireDns1123Label, requireIntInRange, requirePort } from './invariants.js';
 
 export const DEFAULT_NAMESPACE = 'image-processing';
@@ -48,6 +49,12 @@ export interface NamespaceConfigProps {
   readonly grpcMaxMessageBytes?: number;
   /** @default "info" */
   readonly logLevel?: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal';
+  /**
+   * Export traces over OTLP/HTTP to this collector: the OTEL_* variables go into the shared
+   * settings (so every service and the gateway trace), and the NetworkPolicies allow the egress.
+   * @default tracing off
+   */
+  readonly otel?: OtelProps;
 }
 
 /** Host, port and scheme of the S3 endpoint: the services' env and the egress NetworkPolicy both need them. */
@@ -70,6 +77,8 @@ export class NamespaceConfig extends Construct {
   public readonly s3CredentialsSecret: kplus.ISecret;
   public readonly s3Endpoint: S3Endpoint;
   public readonly bucket: string;
+  /** The resolved tracing settings, when `otel` is set. */
+  public readonly otel?: ResolvedOtel;
 
   constructor(scope: Construct, id: string, props: NamespaceConfigProps = {}) {
     super(scope, id);
@@ -85,6 +94,7 @@ export class NamespaceConfig extends Construct {
       throw new Error(`NamespaceConfig: s3.bucket "${this.bucket}" is not a valid S3 bucket name (3-63 lowercase letters, digits, '.' or '-').`);
     }
     this.s3Endpoint = parseS3Endpoint(s3.endpoint ?? `imageflow-minio.${this.namespace}.svc.cluster.local:9000`, s3.useSsl);
+    if (props.otel) this.otel = resolveOtel(props.otel, this.namespace);
 
     if (props.createNamespace ?? true) {
       new kplus.Namespace(this, 'Namespace', {
@@ -114,6 +124,8 @@ export class NamespaceConfig extends Construct {
           requireIntInRange('NamespaceConfig: grpcMaxMessageBytes', props.grpcMaxMessageBytes ?? DEFAULT_GRPC_MAX_MESSAGE_BYTES, 4 * 1024 * 1024),
         ),
         LOG_LEVEL: props.logLevel ?? 'info',
+        // Every process reading this ConfigMap (the gRPC services and the gateway) traces alike.
+        ...this.otel?.env,
       },
     });
   }

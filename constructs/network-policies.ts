@@ -56,6 +56,17 @@ export interface ImageFlowNetworkPoliciesProps {
    * @default "monitoring"
    */
   readonly monitoringNamespace?: string;
+  /** An OpenTelemetry collector the gateway and the gRPC services send spans to. @default none */
+  readonly otelCollector?: OtelCollectorEgress;
+}
+
+/** Where spans go: pods of a namespace (in-cluster collector) or CIDRs (outside the cluster). */
+export interface OtelCollectorEgress {
+  readonly port: number;
+  readonly namespace?: string;
+  /** @default every pod of `namespace` */
+  readonly podLabels?: Readonly<Record<string, string>>;
+  readonly cidrs?: readonly string[];
 }
 
 /**
@@ -145,6 +156,14 @@ export class ImageFlowNetworkPolicies extends Construct {
       });
     }
 
+    // Spans leave the gateway and the gRPC services for the collector; nothing else may.
+    if (props.otelCollector) {
+      const exporters = [props.gateway, ...grpcPods].map((t) => t.podLabels[NAME_LABEL]).filter((n): n is string => !!n);
+      this.policy('otel-egress', { matchExpressions: [{ key: NAME_LABEL, operator: 'In', values: exporters }] }, ['Egress'], {
+        egress: [{ to: otelPeers(props.otelCollector), ports: [port(requirePort('otel collector port', props.otelCollector.port))] }],
+      });
+    }
+
     if (props.minio) {
       const minio = props.minio;
       const callers = [props.gateway, ...grpcPods, ...(props.triton ? [props.triton] : [])].map((t) => t.podLabels[NAME_LABEL]);
@@ -192,4 +211,15 @@ function clientPeer(c: GatewayClient): kplus.k8s.NetworkPolicyPeer {
 function storagePeers(s: StorageEgress): kplus.k8s.NetworkPolicyPeer[] {
   if (s.podLabels) return [{ podSelector: { matchLabels: { ...s.podLabels } } }];
   return (s.cidrs ?? ['0.0.0.0/0']).map((cidr) => ({ ipBlock: { cidr } }));
+}
+
+function otelPeers(c: OtelCollectorEgress): kplus.k8s.NetworkPolicyPeer[] {
+  if (c.cidrs?.length) return c.cidrs.map((cidr) => ({ ipBlock: { cidr } }));
+  if (!c.namespace) throw new Error('ImageFlowNetworkPolicies: otelCollector needs a namespace or cidrs.');
+  return [
+    {
+      namespaceSelector: { matchLabels: { [NAMESPACE_NAME_LABEL]: requireDns1123Label('otelCollector namespace', c.namespace) } },
+      ...(c.podLabels ? { podSelector: { matchLabels: { ...c.podLabels } } } : {}),
+    },
+  ];
 }
