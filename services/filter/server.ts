@@ -12,13 +12,14 @@ export function filterService(parts: Pick<ServiceParts, 'logger' | 'images' | 'l
     definition: FilterServiceService,
     healthName: 'imageflow.v1.FilterService',
     implementation: {
-      filter: unary<FilterRequest, FilterResponse>('Filter', { logger, limiter }, async (req) => {
+      filter: unary<FilterRequest, FilterResponse>('Filter', { logger, limiter }, async (req, ctx) => {
         const steps = filterSteps(req.operations);
         return runImageOperation(images, {
           op: 'filter',
           source: req.source,
           output: req.output,
           params: steps,
+          remainingMs: ctx.remainingMs,
           transform: (data) => applyFilters(openImage(data, images.codec), steps),
         });
       }),

@@ -6,6 +6,7 @@ import { ImageSource, OutputDelivery, OutputImage, OutputSpec } from './gen/imag
 import { Code, ServiceError, invalidArgument, resourceExhausted } from './errors.js';
 import { type CodecSettings, type OutputFormatName, contentType, extension, formatEnum, formatName } from './image-codec.js';
 import { type KeySource, deriveOutputKey, paramsHash, sha256Hex } from './keys.js';
+import type { PixelBudget } from './pixel-budget.js';
 import { type ObjectLocation, Storage } from './storage.js';
 
 export interface ImageContext {
@@ -14,6 +15,8 @@ export interface ImageContext {
   readonly defaultBucket: string;
   readonly codec: CodecSettings;
   readonly maxInputBytes: number;
+  /** Bounds the pixels decoded at once (MAX_INFLIGHT_PIXELS). @default unbounded */
+  readonly pixels?: PixelBudget;
 }
 
 export interface LoadedSource {

@@ -3,6 +3,8 @@
 // Optionally bounded by bytes too: calls carrying large inline images are refused while the
 // bytes held by running and queued calls would pass maxBytes, since a count alone lets 64 queued
 // 30 MiB requests hold 2 GiB.
+// What a running call decodes is bounded separately, once its header is known: resize and filter
+// reserve the image's pixels in a PixelBudget (pixel-budget.ts, MAX_INFLIGHT_PIXELS) before decoding.
 import { ByteBudget } from './byte-budget.js';
 import { unavailable } from './errors.js';
 

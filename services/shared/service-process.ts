@@ -8,7 +8,9 @@ import { Storage } from './storage.js';
 import { configureSharp } from './image-codec.js';
 import type { ImageContext } from './image-io.js';
 import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
+import { Gauge, type Registry } from 'prom-client';
 import { Limiter } from './limiter.js';
+import { PixelBudget } from './pixel-budget.js';
 import { initServiceMetrics } from './metrics.js';
 import { startMetricsServer } from './metrics-server.js';
 import { initTracing, type Tracing } from './tracing.js';
@@ -20,6 +22,12 @@ export const imageServiceEnvShape = {
   /** Calls processed at once; more wait in a queue of MAX_QUEUED, beyond that "busy". */
   MAX_CONCURRENT_CALLS: envInt(Math.max(2, availableParallelism()), 1, 1024),
   MAX_QUEUED_CALLS: envInt(64, 0, 100_000),
+  /**
+   * Pixels (width × height from the header) decoded at once by running calls; a call whose image
+   * does not fit waits (first come, first served) until it does. One image larger than the budget
+   * runs alone. 0 = no bound. 32 MP: one 24 MP or two 12 MP photos, many small ones.
+   */
+  MAX_INFLIGHT_PIXELS: envInt(32_000_000, 0),
   /** Inline image bytes held by running + queued calls; past it, calls are "busy". 0 = no bound. */
   MAX_INFLIGHT_REQUEST_BYTES: envInt(256 * 1024 * 1024, 0),
   /** HTTP/2 streams one client connection may have open; 0 = grpc-js default (unbounded). */
@@ -56,7 +64,37 @@ export function imageContextFromEnv(env: ImageServiceEnv): ImageContext {
     defaultBucket: env.DEFAULT_BUCKET,
     codec: { limitInputPixels: env.LIMIT_INPUT_PIXELS, allowSvg: env.ALLOW_SVG_INPUT },
     maxInputBytes: env.MAX_INPUT_BYTES,
+    // Waiters hold a call slot, so at most MAX_CONCURRENT_CALLS - 1 wait; MAX_QUEUED_CALLS=0 (no
+    // waiting at all) makes a call that cannot decode now "busy" too.
+    pixels: env.MAX_INFLIGHT_PIXELS > 0 ? new PixelBudget(env.MAX_INFLIGHT_PIXELS, env.MAX_QUEUED_CALLS) : undefined,
   };
+}
+
+/** Prometheus gauges of the pixel budget: pixels and calls, now and at their peak since start. */
+export function trackPixelBudget(budget: PixelBudget, registry: Registry): void {
+  new Gauge({
+    name: 'imageflow_pixel_budget_pixels',
+    help: 'Decoded pixels reserved by running calls (in_use), their peak since start, and the budget (MAX_INFLIGHT_PIXELS)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'in_use' }, budget.inUse);
+      this.set({ state: 'peak' }, budget.peakInUse);
+      this.set({ state: 'max' }, budget.maxPixels);
+    },
+  });
+  new Gauge({
+    name: 'imageflow_pixel_budget_calls',
+    help: 'Calls decoding under the pixel budget, waiting for it, their peak since start, and the calls that ever had to wait (waited_total)',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'decoding' }, budget.decoding);
+      this.set({ state: 'waiting' }, budget.waiting);
+      this.set({ state: 'peak_decoding' }, budget.peakDecoding);
+      this.set({ state: 'waited_total' }, budget.waitedTotal);
+    },
+  });
 }
 
 export function tlsFromEnv(env: ImageServiceEnv): TlsFiles | undefined {
@@ -105,6 +143,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
   const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS, parsed.MAX_INFLIGHT_REQUEST_BYTES || undefined);
   const metrics = initServiceMetrics(spec.name);
   metrics.trackLimiter(limiter);
+  if (images.pixels) trackPixelBudget(images.pixels, metrics.registry);
   const built = await spec.create({ env: parsed, logger, images, limiter });
   const host = await GrpcServerHost.start({
     name: spec.name,

@@ -7,6 +7,7 @@ import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { exifRotated, makePhoto, pixelAt, type Format } from '../support/images.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { call, resizeClient, startService } from '../support/services.js';
+import { resizedPixels } from '../../services/resize/resize.js';
 
 let s3: TestS3;
 let service: ServiceProcess;
@@ -144,5 +145,19 @@ describe('storage', () => {
     const changed = await resize(req);
     expect(changed.output!.reused).toBe(false);
     expect(changed.output!.object).toEqual(first.output!.object);
+  });
+});
+
+describe('resizedPixels (the output size estimate that picks the JPEG encoder mode)', () => {
+  const p = (over: Partial<Parameters<typeof resizedPixels>[0]>) => ({ fit: 'inside' as const, withoutEnlargement: false, ...over });
+  it('scales to fit inside the box, or to cover it for outside', () => {
+    expect(resizedPixels(p({ width: 2048 }), 5664, 4248)).toBe(2048 * 1536);
+    expect(resizedPixels(p({ width: 1000, height: 1000 }), 4000, 2000)).toBe(1000 * 500);
+    expect(resizedPixels(p({ width: 1000, height: 1000, fit: 'outside' }), 4000, 2000)).toBe(2000 * 1000);
+  });
+  it('is the box for fill, cover and contain; never larger than the input without enlargement', () => {
+    expect(resizedPixels(p({ width: 300, height: 200, fit: 'cover' }), 4000, 3000)).toBe(60_000);
+    expect(resizedPixels(p({ width: 8000, withoutEnlargement: true }), 4000, 3000)).toBe(12_000_000);
+    expect(resizedPixels(p({ width: 8000, height: 8000, fit: 'fill', withoutEnlargement: true }), 4000, 3000)).toBe(12_000_000);
   });
 });
