@@ -4,12 +4,26 @@ import { Construct } from 'constructs';
 import { ContainerImage } from './container-image.js';
 import { grpcTlsWiring, GrpcTlsProps } from './grpc-tls.js';
 import { HardenedWorkload, WorkloadAutoscaling, WorkloadMount } from './hardened-workload.js';
-import { requirePort } from './invariants.js';
+import { requireIntInRange, requirePort } from './invariants.js';
 import { NamespaceConfig } from './namespace-config.js';
 import { WorkloadProbe } from './workload-probe.js';
 
 export const DEFAULT_GRPC_PORT = 9090;
 export const DEFAULT_METRICS_PORT = 9464;
+/**
+ * glibc malloc arenas per Node process (its default is 8 × the node's cores, one per libvips
+ * thread that allocates): 2 keeps peak RSS lower (filter at concurrency 8, 24 MP JPEGs: 305 → ~270
+ * MiB). Set on every service container and the gateway, and in the Dockerfile.
+ */
+export const MALLOC_ARENA_MAX = 2;
+
+/**
+ * The calls a service runs at once for a CPU limit: max(2, ceil(limit in cores)). The services'
+ * own default, max(2, os.availableParallelism()), would count the node's cores in a pod.
+ */
+export function maxConcurrentCallsForCpu(cpuLimitMillis: number): number {
+  return Math.min(1024, Math.max(2, Math.ceil(cpuLimitMillis / 1000)));
+}
 
 /** CPU (in millicores) and memory (in MiB) requests and limits. */
 export interface ResourceSizing {
@@ -53,7 +67,17 @@ export interface GrpcServiceProps {
    * @default plaintext gRPC inside the cluster (NetworkPolicies restrict who connects)
    */
   readonly tls?: GrpcTlsProps;
-  /** Extra environment (service-specific settings). @default none */
+  /**
+   * Calls the service processes at once (`MAX_CONCURRENT_CALLS`); more wait in its queue.
+   * `env.MAX_CONCURRENT_CALLS`, when given, wins.
+   * @default max(2, ceil(CPU limit in cores)), e.g. 2 for the 1-CPU default limit
+   */
+  readonly maxConcurrentCalls?: number;
+  /**
+   * Extra environment (service-specific settings); a variable given here wins over the one the
+   * construct sets (`MALLOC_ARENA_MAX`, `MAX_CONCURRENT_CALLS`, ports).
+   * @default none
+   */
   readonly env?: Readonly<Record<string, kplus.EnvValue>>;
   /** Extra read-only mounts. @default none */
   readonly mounts?: readonly WorkloadMount[];
@@ -82,6 +106,8 @@ export class GrpcService extends Construct {
   /** `<name>.<namespace>.svc.cluster.local:<grpcPort>`, what the gateway dials. */
   public readonly endpoint: string;
   public readonly workload: HardenedWorkload;
+  /** `MAX_CONCURRENT_CALLS` as set by the construct (`env.MAX_CONCURRENT_CALLS`, when given, overrides it). */
+  public readonly maxConcurrentCalls: number;
 
   constructor(scope: Construct, id: string, props: GrpcServiceProps) {
     super(scope, id);
@@ -96,6 +122,10 @@ export class GrpcService extends Construct {
       memoryLimitMebibytes: given.memoryLimitMebibytes ?? 1024,
     };
     checkSizing(props.name, r);
+    this.maxConcurrentCalls =
+      props.maxConcurrentCalls === undefined
+        ? maxConcurrentCallsForCpu(r.cpuLimitMillis)
+        : requireIntInRange(`${props.name}: maxConcurrentCalls`, props.maxConcurrentCalls, 1, 1024);
     const startupSeconds = props.startupTimeoutSeconds ?? 60;
     if (startupSeconds < 5) throw new Error(`${props.name}: startupTimeoutSeconds is ${startupSeconds}; give the server at least 5 seconds.`);
 
@@ -122,6 +152,8 @@ export class GrpcService extends Construct {
       env: {
         GRPC_PORT: kplus.EnvValue.fromValue(String(this.grpcPort)),
         METRICS_PORT: kplus.EnvValue.fromValue(String(this.metricsPort)),
+        MAX_CONCURRENT_CALLS: kplus.EnvValue.fromValue(String(this.maxConcurrentCalls)),
+        MALLOC_ARENA_MAX: kplus.EnvValue.fromValue(String(MALLOC_ARENA_MAX)),
         ...props.config.s3CredentialEnv(),
         ...tls?.env,
         ...props.env,
