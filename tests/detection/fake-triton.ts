@@ -1,6 +1,8 @@
 // An in-process stand-in for NVIDIA Triton, speaking the same KServe v2 GRPCInferenceService
 // (our proto/inference subset). It checks every ModelInfer request the way Triton would (model,
-// tensor name, datatype, shape, byte length) and answers with a hand-built YOLOv8 output.
+// tensor name, datatype, shape, byte length, and against the signature ModelMetadata declares)
+// and answers with a hand-built YOLOv8 output.
+import { type Server, createServer } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import {
   GRPCInferenceServiceService,
@@ -9,7 +11,6 @@ import {
   type ModelInferResponse,
   type ModelMetadataResponse,
 } from '../../services/shared/gen/inference/grpc_service.js';
-import { freePort } from '../support/s3.js';
 
 export const YOLO_CLASSES = 80;
 export const YOLO_ANCHORS = 8400;
@@ -54,11 +55,11 @@ export interface FakeTriton {
 }
 
 export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
-  const port = await freePort();
   let server: grpc.Server | undefined;
+  let placeholder: Server | undefined;
   const fake: FakeTriton = {
-    port,
-    url: `127.0.0.1:${port}`,
+    port: 0,
+    url: '',
     requests: [],
     ready: true,
     output: { data: yoloOutput([]), shape: [1, 4 + YOLO_CLASSES, YOLO_ANCHORS] },
@@ -66,18 +67,47 @@ export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
     stop: async () => {
       server?.forceShutdown();
       server = undefined;
+      // "Down" keeps the port: released, another process binding port 0 meanwhile (the suites run
+      // in parallel and start servers all the time) could take it, and start() would then fail or,
+      // worse, the service would meet someone else's server there. Connections are reset at once,
+      // so clients see a Triton that is down, as they would see a refused connection.
+      placeholder = await holdPort(fake.port);
     },
     start: async () => {
+      if (server) return;
+      await new Promise<void>((resolve) => (placeholder ? placeholder.close(() => resolve()) : resolve()));
+      placeholder = undefined;
       // Triton accepts large tensors; grpc-js' default 4 MiB would refuse a 640x640 FP32 input.
       server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 * 1024, 'grpc.max_send_message_length': 64 * 1024 * 1024 });
       server.addService(GRPCInferenceServiceService, implementation(fake, model));
-      await new Promise<void>((resolve, reject) =>
-        server!.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err) => (err ? reject(err) : resolve())),
+      // The first start takes a port from the system (no free-port probe that another process
+      // could race); later starts come back on the same one.
+      const bound = await new Promise<number>((resolve, reject) =>
+        server!.bindAsync(`127.0.0.1:${fake.port}`, grpc.ServerCredentials.createInsecure(), (err, port) => (err ? reject(err) : resolve(port))),
       );
+      Object.assign(fake, { port: bound, url: `127.0.0.1:${bound}` });
     },
   };
   await fake.start();
   return fake;
+}
+
+/** Listens on `port` and resets every connection: the port stays taken while Triton is "down". */
+async function holdPort(port: number): Promise<Server> {
+  for (let attempt = 0; ; attempt++) {
+    const holder = createServer((socket) => socket.resetAndDestroy());
+    try {
+      await new Promise<void>((resolve, reject) => {
+        holder.once('error', reject);
+        holder.listen(port, '127.0.0.1', () => resolve());
+      });
+      return holder;
+    } catch (err) {
+      // grpc-js closes its listener asynchronously after forceShutdown.
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || attempt >= 100) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
 }
 
 /** The signature of a YOLOv8 ONNX export as Triton reports it. */
@@ -111,7 +141,7 @@ function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceSe
       }
       if (req.modelName !== model) return cb(fail(grpc.status.NOT_FOUND, `Request for unknown model: '${req.modelName}' is not found`));
       if (!fake.ready) return cb(fail(grpc.status.UNAVAILABLE, `Request for unknown model: '${model}' has no available versions`));
-      const problem = checkRequest(req);
+      const problem = checkRequest(req) ?? checkSignature(req, fake.metadata);
       if (problem) return cb(fail(grpc.status.INVALID_ARGUMENT, problem));
       const bytes = Buffer.from(fake.output.data.buffer, fake.output.data.byteOffset, fake.output.data.byteLength);
       const response: ModelInferResponse = {
@@ -125,6 +155,25 @@ function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceSe
       cb(null, response);
     },
   };
+}
+
+/**
+ * What Triton rejects because the loaded model declares other tensors (ModelMetadata): a client
+ * that skipped the signature check never gets an answer from a model that does not fit.
+ */
+function checkSignature(req: ModelInferRequest, md: ModelMetadataResponse): string | undefined {
+  for (const input of req.inputs) {
+    const declared = md.inputs.find((t) => t.name === input.name);
+    if (!declared) return `unexpected inference input '${input.name}' for model '${md.name}'`;
+    if (declared.datatype !== input.datatype) return `inference input '${input.name}' data-type is '${input.datatype}', but model '${md.name}' expects '${declared.datatype}'`;
+    // A 3-dimension declaration means max_batch_size > 0: the request adds the batch dimension.
+    const want = declared.shape.length === input.shape.length - 1 ? [-1, ...declared.shape] : declared.shape;
+    if (want.length !== input.shape.length || want.some((d, i) => d !== -1 && d !== input.shape[i])) {
+      return `unexpected shape for input '${input.name}' for model '${md.name}'. Expected [${declared.shape.join(',')}], got [${input.shape.join(',')}]`;
+    }
+  }
+  const unknown = req.outputs.find((o) => !md.outputs.some((t) => t.name === o.name));
+  return unknown ? `unexpected inference output '${unknown.name}' for model '${md.name}'` : undefined;
 }
 
 /** What Triton would reject about a request for a YOLOv8 ONNX model; undefined when valid. */
