@@ -1,5 +1,7 @@
 // The embedded backend: a tfjs graph model on the wasm backend in a worker thread, loaded from
 // disk once at start-up and warmed up before it reports ready.
+import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -20,6 +22,31 @@ function startWorker(url: URL): Worker {
   return new Worker(code, { eval: true });
 }
 
+export interface EmbeddedBackendOptions {
+  /**
+   * XNNPACK threads for the model (wasm-backend.ts). Two pay when the second core is mostly free
+   * (the usual case for this service); each op waits for its slowest thread, so on a machine
+   * saturated by other work they are slower than one.
+   * @default defaultModelThreads(): the CPUs this process may use (affinity, cgroup quota), at most 2
+   */
+  readonly threads?: number;
+}
+
+/** The CPUs this process may use, at most 2 (the count measured; see the README). */
+export function defaultModelThreads(): number {
+  return Math.max(1, Math.min(2, availableParallelism(), cgroupCpuLimit()));
+}
+
+/** The cgroup v2 CPU quota in whole CPUs (a pod's CPU limit); Infinity when none is set or readable. */
+function cgroupCpuLimit(): number {
+  try {
+    const [quota, period] = readFileSync('/sys/fs/cgroup/cpu.max', 'utf8').trim().split(/\s+/);
+    return quota === 'max' ? Infinity : Math.max(1, Math.floor(Number(quota) / Number(period)));
+  } catch {
+    return Infinity;
+  }
+}
+
 export class EmbeddedBackend extends ReadinessReporting implements ModelBackend {
   private readonly pending = new Map<number, { resolve: (r: InferenceResult) => void; reject: (e: Error) => void }>();
   private nextId = 1;
@@ -31,6 +58,7 @@ export class EmbeddedBackend extends ReadinessReporting implements ModelBackend 
   constructor(
     readonly spec: EmbeddedModelSpec,
     private readonly logger: Logger,
+    options: EmbeddedBackendOptions = {},
   ) {
     super();
     this.load = {
@@ -40,6 +68,7 @@ export class EmbeddedBackend extends ReadinessReporting implements ModelBackend 
       inputName: CENTERNET_INPUT,
       outputName: CENTERNET_OUTPUT,
       inputShape: [1, spec.inputHeight, spec.inputWidth, 3],
+      threads: options.threads ?? defaultModelThreads(),
     };
     this.state.reason = `model "${spec.name}" is still loading`;
     this.spawn();
@@ -72,7 +101,11 @@ export class EmbeddedBackend extends ReadinessReporting implements ModelBackend 
   private onMessage(m: FromWorker): void {
     switch (m.type) {
       case 'loaded':
-        this.logger.info({ model: this.spec.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), simd: m.simd }, 'embedded model loaded');
+        if (m.fallback) this.logger.warn({ model: this.spec.name, threads: m.threads, reason: m.fallback }, 'embedded model runs on fewer threads than configured');
+        this.logger.info(
+          { model: this.spec.name, loadMs: Math.round(m.loadMs), warmupMs: Math.round(m.warmupMs), simd: m.simd, threads: m.threads },
+          'embedded model loaded',
+        );
         this.restarts = 0;
         this.state.set(true);
         return;

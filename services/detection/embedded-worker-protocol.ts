@@ -9,6 +9,8 @@ export interface LoadMessage {
   readonly outputName: string;
   /** NHWC input shape, batch 1. */
   readonly inputShape: readonly number[];
+  /** XNNPACK threads; above 1 the threaded SIMD build runs (see wasm-backend.ts). */
+  readonly threads: number;
 }
 
 export interface InferMessage {
@@ -20,7 +22,16 @@ export interface InferMessage {
 export type ToWorker = LoadMessage | InferMessage;
 
 export type FromWorker =
-  | { readonly type: 'loaded'; readonly loadMs: number; readonly warmupMs: number; readonly simd: boolean }
+  | {
+      readonly type: 'loaded';
+      readonly loadMs: number;
+      readonly warmupMs: number;
+      readonly simd: boolean;
+      /** XNNPACK threads in use. */
+      readonly threads: number;
+      /** Why fewer threads run than were asked for. */
+      readonly fallback?: string;
+    }
   | { readonly type: 'load-failed'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly output: Float32Array; readonly shape: number[]; readonly ms: number }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };

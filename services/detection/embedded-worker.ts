@@ -4,9 +4,10 @@
 import { parentPort } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
-import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import { graphModelFromDisk } from './disk-model-io.js';
 import type { FromWorker, LoadMessage, ToWorker } from './embedded-worker-protocol.js';
+import { startWasmBackend } from './wasm-backend.js';
+import { installFastKernels } from './wasm-kernels.js';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts must run in a worker thread');
@@ -17,10 +18,8 @@ let spec: LoadMessage | undefined;
 
 async function load(message: LoadMessage): Promise<void> {
   const started = performance.now();
-  // The path prefix is read with fs by the Emscripten loader in Node: no HTTP.
-  setWasmPaths(message.wasmDir.endsWith('/') ? message.wasmDir : `${message.wasmDir}/`);
-  if (!(await tf.setBackend('wasm'))) throw new Error('the tfjs wasm backend failed to initialise');
-  await tf.ready();
+  const wasm = await startWasmBackend(message.wasmDir, message.threads);
+  installFastKernels();
   tf.enableProdMode();
   model = await loadGraphModel(graphModelFromDisk(message.modelFile));
   spec = message;
@@ -28,7 +27,7 @@ async function load(message: LoadMessage): Promise<void> {
   // Warm-up: the first execution compiles kernels and allocates; do it before serving.
   const warm = performance.now();
   run(new Float32Array(message.inputShape.reduce((a, b) => a * b, 1)));
-  send({ type: 'loaded', loadMs, warmupMs: performance.now() - warm, simd: tf.env().getBool('WASM_HAS_SIMD_SUPPORT') });
+  send({ type: 'loaded', loadMs, warmupMs: performance.now() - warm, ...wasm });
 }
 
 function run(input: Float32Array): { output: Float32Array; shape: number[] } {

@@ -21,6 +21,8 @@ export const DetectionEnv = z.object({
   TRITON_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   /** How often Triton's readiness is checked for the health service. */
   TRITON_HEALTH_INTERVAL_MS: envInt(5_000, 50, 600_000),
+  /** XNNPACK threads of the embedded model; unset: the CPUs the process may use, at most 2. 1 on a saturated machine. */
+  DETECTION_MODEL_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(8).optional()),
   /** Picks the default model by name (overrides the registry's "default"). */
   DETECTION_DEFAULT_MODEL: envOptionalString(),
 });
