@@ -60,14 +60,38 @@ export function checkLocation(loc: { bucket: string; key: string }, field: strin
   return { bucket: loc.bucket, key: loc.key };
 }
 
+/**
+ * Inline bytes are named by their SHA-256, computed when first asked: only a stored output needs
+ * it (its key and reuse metadata), and hashing a 12 MB image blocks the event loop for milliseconds
+ * that an inline-in, inline-out call (the gateway's raw mode, a fused pipeline's middle steps) has
+ * no use for.
+ */
+function inlineKeySource(data: Buffer): { readonly sha256: string } {
+  let sha256: string | undefined;
+  return {
+    get sha256() {
+      return (sha256 ??= sha256Hex(data));
+    },
+  };
+}
+
 export async function loadSource(ctx: ImageContext, source: ImageSource | undefined): Promise<LoadedSource> {
   const started = performance.now();
   if (source?.data !== undefined) {
     if (source.data.length > ctx.maxInputBytes) {
       throw resourceExhausted(`inline image is ${source.data.length} bytes, over the limit of ${ctx.maxInputBytes}`);
     }
-    const sha256 = sha256Hex(source.data);
-    return { data: source.data, keySource: { sha256 }, version: sha256, bucket: ctx.defaultBucket, isObject: false, readMs: 0 };
+    const keySource = inlineKeySource(source.data);
+    return {
+      data: source.data,
+      keySource,
+      get version() {
+        return keySource.sha256;
+      },
+      bucket: ctx.defaultBucket,
+      isObject: false,
+      readMs: 0,
+    };
   }
   if (source?.object) {
     const loc = checkLocation({ bucket: source.object.bucket || ctx.defaultBucket, key: source.object.key }, 'source.object');
@@ -122,14 +146,24 @@ export function planOutput(
       throw invalidArgument(`output.delivery ${delivery} is unknown; use STORE, INLINE or STORE_AND_INLINE`);
   }
   const named = { op: params, format, quality };
-  const hash = paramsHash(src.keySource, op, named);
+  let hash: string | undefined;
   let location: ObjectLocation | undefined;
   if (store) {
     const bucket = spec?.bucket || src.bucket;
     const key = spec?.key || deriveOutputKey(src.keySource, op, named, extension(format));
     location = checkLocation({ bucket, key }, 'output');
   }
-  return { format, quality, store: location, inline, hash, reuseExisting: Boolean(spec?.reuseExisting) };
+  return {
+    format,
+    quality,
+    store: location,
+    inline,
+    // Only stored outputs use it (reuse check, metadata); see inlineKeySource.
+    get hash() {
+      return (hash ??= paramsHash(src.keySource, op, named));
+    },
+    reuseExisting: Boolean(spec?.reuseExisting),
+  };
 }
 
 /** Metadata stored on every output: what it was made from, to validate reuse. */
