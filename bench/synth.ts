@@ -81,12 +81,14 @@ export function synthOnce(n: number, layout: SynthLayout = 'one-chart'): SynthRo
 }
 
 export function runSynthBench(sizes: readonly number[], layouts: readonly SynthLayout[] = ['one-chart', 'chart-per-pipeline']): SynthRow[] {
-  for (const layout of layouts) synthOnce(10, layout); // warm-up: module loading and JIT are not per-pipeline costs
-  // Small runs are short enough to be disturbed by one GC: the median of a few.
-  const repeats = (n: number) => (n <= 10 ? 5 : n <= 100 ? 3 : 1);
+  // Warm-up: module loading and JIT are not per-pipeline costs (100 pipelines: with 10, the code
+  // paths of the larger runs were still being optimised during the 100-pipeline measurement).
+  for (const layout of layouts) synthOnce(100, layout);
+  // Short runs are disturbed by one GC: the median of a few; 1,000 one-chart runs take ~1.5 s each.
+  const repeats = (n: number, layout: SynthLayout) => (n <= 10 ? 5 : n <= 100 || layout === 'one-chart' ? 3 : 1);
   return layouts.flatMap((layout) =>
     sizes.map((n) => {
-      const runs = Array.from({ length: repeats(n) }, () => synthOnce(n, layout)).sort((a, b) => a.totalMs - b.totalMs);
+      const runs = Array.from({ length: repeats(n, layout) }, () => synthOnce(n, layout)).sort((a, b) => a.totalMs - b.totalMs);
       return runs[Math.floor(runs.length / 2)];
     }),
   );
