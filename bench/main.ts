@@ -289,7 +289,7 @@ async function main(): Promise<void> {
   }
 
   // ── 5. Synthesis (its own process: no services competing, its own JIT state) ────────────────
-  log('\n## 5. Compile + synth of generated pipelines (fresh process, after a 10-pipeline warm-up)');
+  log('\n## 5. Compile + synth of generated pipelines (fresh process, after a 100-pipeline warm-up)');
   const sizes = QUICK ? [10, 100, 1000] : [10, 100, 1000];
   const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./synth.ts', import.meta.url)), ...sizes.map(String)], {
     cwd: ROOT,
