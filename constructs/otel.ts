@@ -23,7 +23,8 @@ export interface OtelProps {
   /**
    * The port the collector pods listen on. A NetworkPolicy sees the pod's port, not the Service's,
    * so set it when the Service maps another port.
-   * @default the endpoint's port, else 4318
+   * @default the endpoint's port; without one, 4318 in the cluster and the scheme's (443/80) for
+   * `cidrs`
    */
   readonly port?: number;
   /** A collector outside the cluster: allow egress to these CIDRs instead of a namespace. @default none */
@@ -53,7 +54,10 @@ export function resolveOtel(props: OtelProps, ownNamespace: string): ResolvedOte
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:')
     throw new Error(`otel.endpoint "${props.endpoint}" must be http:// or https:// (the services export OTLP over HTTP)`);
-  const port = requirePort('otel.port', props.port ?? (url.port ? Number(url.port) : OTLP_HTTP_PORT));
+  // Outside the cluster the exporter connects where the URL says (443/80 when it names no port);
+  // inside, a Service may map its port, and collector pods listen on OTLP's 4318.
+  const urlPort = url.port ? Number(url.port) : props.cidrs?.length ? (url.protocol === 'https:' ? 443 : 80) : OTLP_HTTP_PORT;
+  const port = requirePort('otel.port', props.port ?? urlPort);
   const ratio = props.samplingRatio;
   if (ratio !== undefined && !(ratio >= 0 && ratio <= 1)) throw new Error(`otel.samplingRatio ${ratio} must be between 0 and 1`);
   const env: Record<string, string> = {

@@ -57,9 +57,11 @@ describe('otel', () => {
     expect(p.get('ConfigMap', 'imageflow-config').data.OTEL_TRACES_SAMPLER).toBeUndefined();
   });
 
-  it('allows CIDRs for a collector outside the cluster', () => {
+  it('allows CIDRs for a collector outside the cluster, on the port the exporter will use', () => {
     const p = synthPlatform({ otel: { endpoint: 'https://otlp.example.com', cidrs: ['203.0.113.0/24'] } });
-    expect(p.get('NetworkPolicy', 'imageflow-otel-egress').spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 4318, protocol: 'TCP' }] }]);
+    expect(p.get('NetworkPolicy', 'imageflow-otel-egress').spec.egress).toEqual([{ to: [{ ipBlock: { cidr: '203.0.113.0/24' } }], ports: [{ port: 443, protocol: 'TCP' }] }]);
+    const q = synthPlatform({ otel: { endpoint: 'http://203.0.113.7:4318', cidrs: ['203.0.113.7/32'] } });
+    expect(q.get('NetworkPolicy', 'imageflow-otel-egress').spec.egress[0].ports).toEqual([{ port: 4318, protocol: 'TCP' }]);
   });
 
   it.each([
