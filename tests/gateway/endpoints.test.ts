@@ -470,6 +470,15 @@ describe('health, readiness, metrics, OpenAPI', () => {
     const content = doc.paths['/v1/resize'].post.requestBody.content;
     expect(content['application/json'].schema.properties).toHaveProperty('withoutEnlargement');
     expect(content).toHaveProperty('image/*');
-    expect((await request(base, '/docs')).headers.get('content-type')).toMatch(/text\/html/);
+  });
+
+  it('GET /docs renders that document in one page that loads nothing from elsewhere', async () => {
+    const docs = await request(base, '/docs');
+    expect(docs.headers.get('content-type')).toMatch(/text\/html/);
+    const html = new TextDecoder().decode(docs.bytes);
+    for (const path of ['/v1/resize', '/v1/filter', '/v1/detect', '/v1/pipeline']) expect(html).toContain(`POST ${path}`);
+    expect(html).toContain('withoutEnlargement');
+    expect(html).toContain('image/*');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
   });
 });

@@ -3,12 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { upstreamList } from '../upstreams.js';
 import type { RouteDeps } from './context.js';
 import { RAW_ROUTES } from './images.js';
-
-const DOCS_PAGE = `<!doctype html>
-<html><head><meta charset="utf-8"><title>imageflow gateway API</title></head>
-<body><redoc spec-url="/openapi.json"></redoc>
-<script src="https://cdn.jsdelivr.net/npm/redoc@2/bundles/redoc.standalone.js"></script>
-<noscript>The API document is at <a href="/openapi.json">/openapi.json</a>.</noscript></body></html>`;
+import { renderDocsPage } from '../docs-page.js';
 
 /** The raw-mode request body next to the JSON one, which @fastify/swagger cannot express from one schema. */
 function addRawBodies(document: Record<string, unknown>): Record<string, unknown> {
@@ -28,10 +23,9 @@ export function metaRoutes(app: FastifyInstance, deps: RouteDeps): void {
   });
 
   let document: Record<string, unknown> | undefined;
-  app.get('/openapi.json', { schema: { hide: true } }, async () => {
-    document ??= addRawBodies(structuredClone(app.swagger() as unknown as Record<string, unknown>));
-    return document;
-  });
+  const openapi = () => (document ??= addRawBodies(structuredClone(app.swagger() as unknown as Record<string, unknown>)));
+  app.get('/openapi.json', { schema: { hide: true } }, async () => openapi());
 
-  app.get('/docs', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send(DOCS_PAGE));
+  let docsPage: string | undefined;
+  app.get('/docs', { schema: { hide: true } }, async (_request, reply) => reply.type('text/html').send((docsPage ??= renderDocsPage(openapi()))));
 }
