@@ -18,10 +18,18 @@
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
+import { Worker as NodeWorker, type WorkerOptions } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { BackendWasm, getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 
 const require = createRequire(import.meta.url);
+
+/** Node's Worker without the parent's execArgv (see locateFile below). */
+class PthreadWorker extends NodeWorker {
+  constructor(script: string | URL, options: WorkerOptions = {}) {
+    super(script, { ...options, execArgv: [] });
+  }
+}
 const THREADED_JS = require.resolve('@tensorflow/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js');
 const THREADED_WASM = 'tfjs-backend-wasm-threaded-simd.wasm';
 /** tfjs-backend-wasm's priority for 'wasm' (base.ts). */
@@ -105,7 +113,16 @@ async function threadedBackend(prefix: string, threads: number): Promise<Backend
   const binary = await readFile(`${prefix}${THREADED_WASM}`);
   let aborted: unknown;
   const module = await factory({
-    locateFile: (path, scriptDir) => (path.endsWith('.worker.js') ? pthreadScript : path.endsWith('.wasm') ? `${prefix}${THREADED_WASM}` : scriptDir + path),
+    locateFile: (path, scriptDir) => {
+      if (path.endsWith('.worker.js')) {
+        // Asked right before each `new Worker(script)`, after the module set global.Worker to
+        // Node's: a pthread worker runs plain JS, so it starts without this process's loader
+        // flags (--import tsx would register the TypeScript loader in each of the 8).
+        (globalThis as unknown as { Worker: typeof NodeWorker }).Worker = PthreadWorker;
+        return pthreadScript;
+      }
+      return path.endsWith('.wasm') ? `${prefix}${THREADED_WASM}` : scriptDir + path;
+    },
     instantiateWasm: (imports, receive) => {
       // The C++ side caps the pool at emscripten_num_logical_cores() / 2.
       imports.env.emscripten_num_logical_cores = () => 2 * threads;
