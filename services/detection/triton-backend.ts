@@ -59,7 +59,9 @@ export class TritonBackend extends ReadinessReporting implements ModelBackend {
       }
       this.state.set(!this.signatureProblem, this.signatureProblem ?? '');
     } catch (err) {
-      this.signatureProblem = undefined; // Triton may come back with another model: read it again
+      // A lost connection may come back with another model: read it again. A probe that timed
+      // out (Triton busy) says nothing about the model, so a known mismatch stays known.
+      if ((err as ServiceError).code !== Code.DEADLINE_EXCEEDED) this.signatureProblem = undefined;
       this.state.set(false, (err as Error).message);
     } finally {
       this.checking = false;

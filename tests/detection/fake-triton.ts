@@ -49,6 +49,8 @@ export interface FakeTriton {
   metadata: ModelMetadataResponse;
   /** The next ModelInfer fails with this status. */
   failNext?: { code: grpc.status; details: string };
+  /** ModelReady and ModelMetadata answer this late (a Triton too busy for the readiness probe). */
+  probeDelayMs: number;
   stop(): Promise<void>;
   /** Starts again on the same port. */
   start(): Promise<void>;
@@ -62,6 +64,7 @@ export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
     url: '',
     requests: [],
     ready: true,
+    probeDelayMs: 0,
     output: { data: yoloOutput([]), shape: [1, 4 + YOLO_CLASSES, YOLO_ANCHORS] },
     metadata: yoloMetadata(model),
     stop: async () => {
@@ -121,6 +124,8 @@ export function yoloMetadata(model: string): ModelMetadataResponse {
   };
 }
 
+const later = (ms: number, fn: () => void) => (ms > 0 ? void setTimeout(fn, ms) : fn());
+
 function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceServer {
   const fail = (code: grpc.status, details: string) => Object.assign(new Error(details), { code, details });
   return {
@@ -128,9 +133,9 @@ function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceSe
     serverReady: (_call, cb) => cb(null, { ready: fake.ready }),
     modelReady: (call, cb) => {
       if (call.request.name !== model) return cb(fail(grpc.status.NOT_FOUND, `Request for unknown model: '${call.request.name}' is not found`));
-      cb(null, { ready: fake.ready });
+      later(fake.probeDelayMs, () => cb(null, { ready: fake.ready }));
     },
-    modelMetadata: (_call, cb) => cb(null, fake.metadata),
+    modelMetadata: (_call, cb) => later(fake.probeDelayMs, () => cb(null, fake.metadata)),
     modelInfer: (call, cb) => {
       const req = call.request;
       fake.requests.push(req);

@@ -180,6 +180,13 @@ describe('Triton failures', () => {
     expect(await details()).toMatch(mismatch);
     expect(triton.requests.length).toBe(calls);
     expect(await healthOf(svc.port)).toBe('NOT_SERVING');
+    // A probe that times out (Triton busy, not gone) says nothing about the model: the known
+    // mismatch stays known, and Detect still does not reach Triton.
+    triton.probeDelayMs = 2_500; // past the probe's 2 s deadline
+    await new Promise((r) => setTimeout(r, 3_000));
+    expect(await details()).toMatch(mismatch);
+    expect(triton.requests.length).toBe(calls);
+    triton.probeDelayMs = 0;
     // Read again on every probe while it does not fit: a model reloaded in place is picked up.
     triton.metadata = { ...yoloMetadata('yolov8n'), inputs: [{ name: 'images', datatype: 'FP32', shape: [3, -1, -1] }] }; // batching, dynamic size
     await serving('SERVING');
