@@ -213,19 +213,12 @@ export interface Upstreams {
 
 type ClientCtor<C> = new (address: string, creds: grpc.ChannelCredentials, options: Partial<grpc.ClientOptions>) => C;
 
-// The generated clients, with request serializers that copy an inline image once (./wire.ts).
-const ResizeClient = grpc.makeGenericClientConstructor(
-  withInlineImageSerializers(ResizeServiceService, { resize: ResizeRequest }),
-  'imageflow.v1.ResizeService',
-) as unknown as ClientCtor<ResizeServiceClient>;
-const FilterClient = grpc.makeGenericClientConstructor(
-  withInlineImageSerializers(FilterServiceService, { filter: FilterRequest }),
-  'imageflow.v1.FilterService',
-) as unknown as ClientCtor<FilterServiceClient>;
-const DetectionClient = grpc.makeGenericClientConstructor(
-  withInlineImageSerializers(AiDetectionServiceService, { detect: DetectRequest }),
-  'imageflow.v1.AiDetectionService',
-) as unknown as ClientCtor<AiDetectionServiceClient>;
+/** A generated client whose request serializers write an inline image without copies (./wire.ts). */
+const inlineImageClient = <C>(definition: grpc.ServiceDefinition, codecs: Parameters<typeof withInlineImageSerializers>[1], name: string) =>
+  grpc.makeGenericClientConstructor(withInlineImageSerializers(definition, codecs), name) as unknown as ClientCtor<C>;
+const ResizeClient = inlineImageClient<ResizeServiceClient>(ResizeServiceService, { resize: ResizeRequest }, 'imageflow.v1.ResizeService');
+const FilterClient = inlineImageClient<FilterServiceClient>(FilterServiceService, { filter: FilterRequest }, 'imageflow.v1.FilterService');
+const DetectionClient = inlineImageClient<AiDetectionServiceClient>(AiDetectionServiceService, { detect: DetectRequest }, 'imageflow.v1.AiDetectionService');
 
 export function createUpstreams(config: GatewayConfig, metrics: GatewayMetrics, logger: Logger): Upstreams {
   const make = <C extends grpc.Client>(name: UpstreamName, Ctor: new (a: string, c: grpc.ChannelCredentials, o: Partial<grpc.ClientOptions>) => C) => {

@@ -9,6 +9,7 @@
 // A waiter leaves the queue with DEADLINE_EXCEEDED when its caller's deadline passes (it would
 // otherwise decode for nobody), and past `maxWaiting` waiters a call is refused at once with
 // UNAVAILABLE "busy", like the call limiter's queue.
+import { ByteBudget } from './byte-budget.js';
 import { deadlineExceeded, unavailable } from './errors.js';
 
 const MP = 1_000_000;
@@ -24,8 +25,8 @@ interface Waiter {
 }
 
 export class PixelBudget {
-  private used = 0;
-  private holders = 0;
+  /** Who is admitted: the same rule as for request bytes (a lone call always runs). */
+  private readonly budget: ByteBudget;
   private readonly queue: Waiter[] = [];
   private peakUsed = 0;
   private peakHolders = 0;
@@ -38,15 +39,16 @@ export class PixelBudget {
   ) {
     if (!(maxPixels > 0)) throw new Error(`maxPixels must be > 0, got ${maxPixels}`);
     if (!(maxWaiting >= 0)) throw new Error(`maxWaiting must be >= 0, got ${maxWaiting}`);
+    this.budget = new ByteBudget(maxPixels);
   }
 
   /** Pixels reserved by calls decoding now. */
   get inUse(): number {
-    return this.used;
+    return this.budget.inUse;
   }
   /** Calls decoding now. */
   get decoding(): number {
-    return this.holders;
+    return this.budget.held;
   }
   /** Calls waiting for pixels. */
   get waiting(): number {
@@ -75,7 +77,7 @@ export class PixelBudget {
     if (this.queue.length >= this.maxWaiting) {
       return Promise.reject(
         unavailable(
-          `busy: ${mp(this.used)} MP of images decoding and ${this.queue.length} calls waiting for the pixel budget of ${mp(this.maxPixels)} MP; retry later`,
+          `busy: ${mp(this.budget.inUse)} MP of images decoding and ${this.queue.length} calls waiting for the pixel budget of ${mp(this.maxPixels)} MP; retry later`,
         ),
       );
     }
@@ -108,20 +110,16 @@ export class PixelBudget {
   }
 
   private fits(n: number): boolean {
-    return this.holders === 0 || this.used + n <= this.maxPixels;
+    return this.budget.fits(n);
   }
 
+  /** Reserves `n` (callers checked that it fits); the release also grants the next waiters. */
   private take(n: number): () => void {
-    this.used += n;
-    this.holders++;
-    this.peakUsed = Math.max(this.peakUsed, this.used);
-    this.peakHolders = Math.max(this.peakHolders, this.holders);
-    let released = false;
+    const release = this.budget.tryAcquire(n)!;
+    this.peakUsed = Math.max(this.peakUsed, this.budget.inUse);
+    this.peakHolders = Math.max(this.peakHolders, this.budget.held);
     return () => {
-      if (released) return;
-      released = true;
-      this.used -= n;
-      this.holders--;
+      release(); // idempotent, so a second call only finds nobody new to grant
       this.pump();
     };
   }
@@ -133,7 +131,7 @@ export class PixelBudget {
 
   private expired(n: number, waitedMs: number) {
     return deadlineExceeded(
-      `deadline passed after waiting ${Math.round(waitedMs)} ms to decode a ${mp(n)} MP image: ${mp(this.used)} MP of images decoding (budget ${mp(this.maxPixels)} MP, MAX_INFLIGHT_PIXELS)`,
+      `deadline passed after waiting ${Math.round(waitedMs)} ms to decode a ${mp(n)} MP image: ${mp(this.budget.inUse)} MP of images decoding (budget ${mp(this.maxPixels)} MP, MAX_INFLIGHT_PIXELS)`,
     );
   }
 }

@@ -2,7 +2,11 @@
 // (our proto/inference subset). It checks every ModelInfer request the way Triton would (model,
 // tensor name, datatype, shape, byte length, and against the signature ModelMetadata declares)
 // and answers with a hand-built YOLOv8 output.
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { type Server, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import {
   GRPCInferenceServiceService,
@@ -193,3 +197,18 @@ function checkRequest(req: ModelInferRequest): string | undefined {
   if (req.outputs.length && !req.outputs.some((o) => o.name === 'output0')) return `unknown output requested: ${req.outputs.map((o) => o.name).join(',')}`;
   return undefined;
 }
+
+/**
+ * A model registry (models.json) whose default model "yolo" is the YOLOv8 export this stand-in
+ * serves as `tritonModel`, with the COCO labels: what the Triton suites start the service with.
+ */
+export function writeYoloRegistry(tritonModel = 'yolov8n'): string {
+  const registry = join(mkdtempSync(join(tmpdir(), 'imageflow-triton-registry-')), 'models.json');
+  const labels = fileURLToPath(new URL('../../services/detection/coco-labels.json', import.meta.url));
+  writeFileSync(
+    registry,
+    JSON.stringify({ default: 'yolo', models: [{ name: 'yolo', backend: 'triton', version: '8n', decoder: 'yolov8', inputWidth: 640, inputHeight: 640, labels, tritonModel }] }),
+  );
+  return registry;
+}
+

@@ -1,17 +1,13 @@
 // The detection service process against an in-process Triton stand-in speaking the KServe v2
 // gRPC protocol: the request tensor, YOLOv8 decoding, NMS, thresholds, letterbox mapping on a
 // non-square image, and the error codes and health when Triton fails or goes away.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import type { AiDetectionServiceClient, DetectRequest, DetectResponse } from '../../services/shared/gen/imageflow/v1/ai_detection.js';
 import { call, codeOf, startService } from '../support/services.js';
-import { type FakeTriton, YOLO_ANCHORS, startFakeTriton, yoloMetadata, yoloOutput } from './fake-triton.js';
+import { type FakeTriton, YOLO_ANCHORS, startFakeTriton, writeYoloRegistry, yoloMetadata, yoloOutput } from './fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from './support.js';
 
 let triton: FakeTriton;
@@ -32,26 +28,7 @@ const BOXES = [
 beforeAll(async () => {
   triton = await startFakeTriton('yolov8n');
   triton.output = { data: yoloOutput(BOXES), shape: [1, 84, YOLO_ANCHORS] };
-  const dir = mkdtempSync(join(tmpdir(), 'imageflow-detection-registry-'));
-  const registry = join(dir, 'models.json');
-  writeFileSync(
-    registry,
-    JSON.stringify({
-      default: 'yolo',
-      models: [
-        {
-          name: 'yolo',
-          backend: 'triton',
-          version: '8n',
-          decoder: 'yolov8',
-          inputWidth: 640,
-          inputHeight: 640,
-          labels: fileURLToPath(new URL('../../services/detection/coco-labels.json', import.meta.url)),
-          tritonModel: 'yolov8n',
-        },
-      ],
-    }),
-  );
+  const registry = writeYoloRegistry();
   svc = await startService('detection', {
     MODEL_REGISTRY_FILE: registry,
     TRITON_GRPC_URL: triton.url,

@@ -2,17 +2,13 @@
 // stand-in from tests/detection, so no model has to load): broken images and hostile parameters
 // are INVALID_ARGUMENT before any inference, odd-but-valid images are detected, a seeded fuzz
 // never gives INTERNAL, and the service stays SERVING.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import type { AiDetectionServiceClient, DetectRequest } from '../../services/shared/gen/imageflow/v1/ai_detection.js';
 import { declaredDimensions, makePhoto } from '../support/images.js';
 import { startService } from '../support/services.js';
-import { startFakeTriton, type FakeTriton } from '../detection/fake-triton.js';
+import { startFakeTriton, writeYoloRegistry, type FakeTriton } from '../detection/fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from '../detection/support.js';
 import { brokenImages, mutate, oddValidImages } from './support/corpus.js';
 import { countBy } from './support/load.js';
@@ -23,13 +19,7 @@ let client: AiDetectionServiceClient;
 
 beforeAll(async () => {
   triton = await startFakeTriton('yolov8n');
-  const dir = mkdtempSync(join(tmpdir(), 'imageflow-bad-detect-'));
-  const registry = join(dir, 'models.json');
-  const labels = fileURLToPath(new URL('../../services/detection/coco-labels.json', import.meta.url));
-  writeFileSync(
-    registry,
-    JSON.stringify({ default: 'yolo', models: [{ name: 'yolo', backend: 'triton', version: '8n', decoder: 'yolov8', inputWidth: 640, inputHeight: 640, labels, tritonModel: 'yolov8n' }] }),
-  );
+  const registry = writeYoloRegistry();
   svc = await startService('detection', { METRICS_PORT: '0', MODEL_REGISTRY_FILE: registry, TRITON_GRPC_URL: triton.url, TRITON_HEALTH_INTERVAL_MS: '200', TRITON_TIMEOUT_MS: '10000' });
   client = detectionClient(svc.port);
   await eventually(async () => (await healthOf(svc.port)) === 'SERVING', 30_000, 'SERVING');

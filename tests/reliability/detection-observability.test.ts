@@ -1,10 +1,6 @@
 // The detection service's inference is observable: a Prometheus histogram per model, backend and
 // outcome, and an `inference <model>` span under the call's server span, exported over OTLP.
 // Backed by the Triton stand-in (no model to load).
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
@@ -12,7 +8,7 @@ import type { AiDetectionServiceClient } from '../../services/shared/gen/imagefl
 import { makePhoto } from '../support/images.js';
 import { freePort } from '../support/s3.js';
 import { startService } from '../support/services.js';
-import { startFakeTriton, type FakeTriton } from '../detection/fake-triton.js';
+import { startFakeTriton, writeYoloRegistry, type FakeTriton } from '../detection/fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from '../detection/support.js';
 import { startOtlpReceiver, type OtlpReceiver } from './support/otlp-receiver.js';
 import { scrape, sum } from './support/prometheus.js';
@@ -25,13 +21,7 @@ let metricsPort: number;
 
 beforeAll(async () => {
   [triton, otlp, metricsPort] = await Promise.all([startFakeTriton('yolov8n'), startOtlpReceiver(), freePort()]);
-  const dir = mkdtempSync(join(tmpdir(), 'imageflow-obs-detect-'));
-  const registry = join(dir, 'models.json');
-  const labels = fileURLToPath(new URL('../../services/detection/coco-labels.json', import.meta.url));
-  writeFileSync(
-    registry,
-    JSON.stringify({ default: 'yolo', models: [{ name: 'yolo', backend: 'triton', version: '8n', decoder: 'yolov8', inputWidth: 640, inputHeight: 640, labels, tritonModel: 'yolov8n' }] }),
-  );
+  const registry = writeYoloRegistry();
   svc = await startService('detection', {
     METRICS_PORT: String(metricsPort),
     MODEL_REGISTRY_FILE: registry,

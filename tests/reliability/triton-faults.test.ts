@@ -1,16 +1,12 @@
 // The detection backend (the KServe v2 Triton stand-in from tests/detection, behind a delaying
 // TCP proxy) turns slow, then fails: detect answers within its deadlines, detection health goes
 // NOT_SERVING, and resize through the same gateway is unaffected throughout; all recover.
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { makePhoto } from '../support/images.js';
 import { startService } from '../support/services.js';
 import { type RunningGateway, eventually, postRaw, request, startGateway } from '../gateway/support.js';
-import { startFakeTriton, type FakeTriton } from '../detection/fake-triton.js';
+import { startFakeTriton, writeYoloRegistry, type FakeTriton } from '../detection/fake-triton.js';
 import { countBy, runLoad } from './support/load.js';
 import { startDelayProxy, type DelayProxy } from './support/delay-proxy.js';
 
@@ -28,16 +24,7 @@ let image: Buffer;
 beforeAll(async () => {
   triton = await startFakeTriton('yolov8n');
   proxy = await startDelayProxy(triton.port);
-  const dir = mkdtempSync(join(tmpdir(), 'imageflow-reliability-registry-'));
-  const registry = join(dir, 'models.json');
-  const labels = fileURLToPath(new URL('../../services/detection/coco-labels.json', import.meta.url));
-  writeFileSync(
-    registry,
-    JSON.stringify({
-      default: 'yolo',
-      models: [{ name: 'yolo', backend: 'triton', version: '8n', decoder: 'yolov8', inputWidth: 640, inputHeight: 640, labels, tritonModel: 'yolov8n' }],
-    }),
-  );
+  const registry = writeYoloRegistry();
   [detection, resize] = await Promise.all([
     startService('detection', {
       METRICS_PORT: '0',
