@@ -48,10 +48,10 @@ export const GatewayEnvSchema = z.object({
   /**
    * Request bodies held at once (by Content-Length, MAX_BODY_BYTES when unknown); past it new
    * requests get 503 "busy" before their body is read. One request is always admitted. 0: no budget.
+   * 128 MiB: the gateway holds ~2.5x each admitted body (the body, the HTTP/2 frame grpc-js copies
+   * it into, socket chunks not yet collected); a burst of 30 MiB uploads stayed at 385 MiB RSS
+   * against the Deployment's 512 MiB (RELIABILITY.md), and eight 24 MP JPEGs fit at once.
    */
-  // 128 MiB: the gateway holds ~2.5x each admitted body (the body, the HTTP/2 frame grpc-js copies
-  // it into, socket chunks not yet collected); measured, a burst of 30 MiB uploads stayed at 385 MiB
-  // RSS against the Deployment's 512 MiB (RELIABILITY.md), and eight 24 MP JPEGs fit at once.
   MAX_INFLIGHT_REQUEST_BYTES: envInt(128 * 1024 * 1024, 0, 2 ** 40),
   GRPC_MAX_MESSAGE_BYTES: envInt(96 * 1024 * 1024, 1024, 2 ** 31 - 1),
   /** Deadline of one operation, retries included. */
