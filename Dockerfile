@@ -33,7 +33,8 @@ COPY package.json tsconfig.json ./
 COPY proto ./proto
 COPY services ./services
 USER 10001:10001
-ENTRYPOINT ["node", "--enable-source-maps", "--import", "tsx"]
+# --initial-old-space-size: services/shared/node-flags.ts says why (a test keeps the two equal).
+ENTRYPOINT ["node", "--enable-source-maps", "--initial-old-space-size=128", "--import", "tsx"]
 
 FROM runtime AS resize
 ENV GRPC_PORT=9090 METRICS_PORT=9464

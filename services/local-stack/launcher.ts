@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { SERVICE_NODE_FLAGS } from '../shared/node-flags.js';
 
 export type ServiceName = 'resize' | 'filter' | 'detection' | 'gateway';
 
@@ -35,7 +36,7 @@ export function spawnService(name: ServiceName, options: SpawnOptions): Promise<
   // IMAGEFLOW_NODE_ARGS: Node flags for every service process, e.g. to profile a benchmark
   // (`--cpu-prof --cpu-prof-dir=/tmp/prof`; NODE_OPTIONS refuses --cpu-prof).
   const nodeArgs = process.env.IMAGEFLOW_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
-  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', serviceEntry(name)], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', serviceEntry(name)], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,6 +1,7 @@
 // The lifecycle every gRPC process shares: bind, health (grpc.health.v1), reflection, optional
 // mTLS, per-call logging/error mapping/bounded concurrency, and a graceful drain.
 import { readFileSync } from 'node:fs';
+import type { Http2Server, ServerHttp2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -53,6 +54,37 @@ export interface GrpcServerOptions {
   readonly initialStatus?: ServingStatus;
   /** HTTP/2 streams per connection; more wait on the client side (back-pressure before bytes arrive). @default grpc-js' */
   readonly maxConcurrentStreams?: number;
+  /**
+   * HTTP/2 receive window per stream and per connection. grpc-js' server keeps HTTP/2's 64 KiB,
+   * so a client sending a 4.5 MB image waits for ~70 window updates, each a wake-up on both ends.
+   * @default HTTP/2's 65 535 bytes
+   */
+  readonly flowControlWindowBytes?: number;
+}
+
+/**
+ * grpc-js has no server option for the HTTP/2 windows, so each new connection gets them here: a
+ * SETTINGS frame raising every stream's window and a WINDOW_UPDATE raising the connection's.
+ * The sessions are reached through grpc-js' private map of its HTTP/2 servers (1.14); if a
+ * version drops it, the service still works with the default windows and says so at start-up
+ * (tests/services/grpc-windows.test.ts fails first).
+ */
+function widenReceiveWindows(server: grpc.Server, bytes: number, logger: Logger): void {
+  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  if (!(servers instanceof Map) || servers.size === 0) {
+    logger.warn({ grpcJs: 'http2Servers not found' }, 'cannot widen HTTP/2 receive windows; large requests will be slower');
+    return;
+  }
+  for (const http2Server of servers.keys()) {
+    http2Server.on('session', (session: ServerHttp2Session) => {
+      try {
+        session.settings({ initialWindowSize: bytes });
+        session.setLocalWindowSize(bytes);
+      } catch (err) {
+        logger.warn({ err: (err as Error).message }, 'could not widen the HTTP/2 receive window of a connection');
+      }
+    });
+  }
 }
 
 export class GrpcServerHost {
@@ -93,6 +125,7 @@ export class GrpcServerHost {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${options.host}:${options.port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
+    if (options.flowControlWindowBytes) widenReceiveWindows(server, options.flowControlWindowBytes, options.logger);
     return new GrpcServerHost(server, port, health, healthNames, options.logger);
   }
 

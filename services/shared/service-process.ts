@@ -156,6 +156,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     tls,
     initialStatus: built.ready ? 'NOT_SERVING' : 'SERVING',
     maxConcurrentStreams: parsed.GRPC_MAX_CONCURRENT_STREAMS || undefined,
+    flowControlWindowBytes: parsed.GRPC_FLOW_CONTROL_WINDOW_BYTES,
   });
   built.ready?.then(
     () => {

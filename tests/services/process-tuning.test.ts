@@ -1,0 +1,72 @@
+// The process-level tuning the benchmarks rest on, checked on a real service process: the V8
+// flags it starts with (here and in the Dockerfile) and the HTTP/2 receive windows its gRPC
+// server advertises to a client on loopback.
+import { readFileSync } from 'node:fs';
+import http2 from 'node:http2';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ServiceProcess } from '../../services/local-stack/launcher.js';
+import { SERVICE_NODE_FLAGS } from '../../services/shared/node-flags.js';
+import { startService } from '../support/services.js';
+
+/** The receive windows a server advertises: the stream window from SETTINGS, the connection's from WINDOW_UPDATE. */
+async function advertisedWindows(port: number): Promise<{ stream: number; connection: number }> {
+  const session = http2.connect(`http://127.0.0.1:${port}`);
+  try {
+    return await new Promise((resolve, reject) => {
+      session.once('error', reject);
+      const report = () => resolve({ stream: session.remoteSettings.initialWindowSize ?? 0, connection: session.state.remoteWindowSize ?? 0 });
+      // A server that never widens: report what it has, so the assertion says what is wrong.
+      const giveUp = setTimeout(report, 2_000);
+      // The widened window comes in a second SETTINGS frame after grpc-js' own, with the
+      // connection's WINDOW_UPDATE right behind it.
+      session.on('remoteSettings', () => {
+        if ((session.remoteSettings.initialWindowSize ?? 0) <= 65_535) return;
+        clearTimeout(giveUp);
+        setTimeout(report, 100);
+      });
+    });
+  } finally {
+    session.destroy();
+  }
+}
+
+describe('a service process', () => {
+  let widened: ServiceProcess;
+  let narrow: ServiceProcess;
+  beforeAll(async () => {
+    [widened, narrow] = await Promise.all([
+      startService('resize', {}),
+      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576' }),
+    ]);
+  });
+  afterAll(async () => {
+    await Promise.all([widened?.stop(), narrow?.stop()]);
+  });
+
+  it('starts with the V8 flags of services/shared/node-flags.ts', () => {
+    const argv = readFileSync(`/proc/${widened.child.pid}/cmdline`, 'utf8').split('\0');
+    for (const flag of SERVICE_NODE_FLAGS) expect(argv).toContain(flag);
+  });
+
+  it('advertises an 8 MiB HTTP/2 receive window per stream and per connection by default', async () => {
+    const windows = await advertisedWindows(widened.port);
+    expect(windows.stream).toBe(8 * 1024 * 1024);
+    expect(windows.connection).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+  });
+
+  it('takes the window from GRPC_FLOW_CONTROL_WINDOW_BYTES', async () => {
+    const windows = await advertisedWindows(narrow.port);
+    expect(windows.stream).toBe(1024 * 1024);
+    expect(windows.connection).toBeGreaterThanOrEqual(1024 * 1024);
+  });
+});
+
+describe('the Dockerfile', () => {
+  it('starts every image with the same V8 flags as the local launcher', () => {
+    const entrypoint = /^ENTRYPOINT\s+(\[.*\])\s*$/m.exec(readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8'));
+    expect(entrypoint, 'Dockerfile has an exec-form ENTRYPOINT').not.toBeNull();
+    const argv = JSON.parse(entrypoint![1]) as string[];
+    expect(argv[0]).toBe('node');
+    for (const flag of SERVICE_NODE_FLAGS) expect(argv).toContain(flag);
+  });
+});
