@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, parseEnv } from '../shared/config.js';
 import { BucketName } from '../shared/http-api.js';
-import { grpcClientCredentials } from '../shared/grpc-client-credentials.js';
-import type { ChannelCredentials } from '@grpc/grpc-js';
+import { clientTlsFiles, type ClientTlsFiles } from '../shared/grpc-client-credentials.js';
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 
@@ -113,8 +112,8 @@ export interface GatewayConfig {
   readonly shutdownGraceMs: number;
   /** Undefined: no rate limit. */
   readonly rateLimit?: { readonly ratePerSec: number; readonly burst?: number };
-  /** From GRPC_TLS_CA_FILE / GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE; none set: plaintext. */
-  readonly grpcCredentials: ChannelCredentials;
+  /** From GRPC_TLS_CA_FILE / GRPC_TLS_CERT_FILE / GRPC_TLS_KEY_FILE; undefined: plaintext. */
+  readonly grpcTls?: ClientTlsFiles;
 }
 
 /** Parses the environment; throws ConfigError naming each bad variable. */
@@ -145,7 +144,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): GatewayConfig 
     grpcChannelsPerUpstream: e.GRPC_CHANNELS_PER_UPSTREAM,
     grpcFlowControlWindowBytes: e.GRPC_FLOW_CONTROL_WINDOW_BYTES,
     shutdownGraceMs: e.SHUTDOWN_GRACE_MS,
-    grpcCredentials: grpcClientCredentials(e),
+    grpcTls: clientTlsFiles(e),
     rateLimit: e.GATEWAY_RATE_LIMIT_RPS > 0 ? { ratePerSec: e.GATEWAY_RATE_LIMIT_RPS, burst: e.GATEWAY_RATE_LIMIT_BURST } : undefined,
   };
 }

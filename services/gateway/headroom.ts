@@ -1,11 +1,11 @@
 // Image bodies that carry free bytes in front of them, so the gRPC request serializer (wire.ts)
-// can write the protobuf fields that precede the image into that space and hand grpc-js a view,
+// can write the protobuf fields that precede the image into that space and send a view,
 // instead of concatenating a second copy of a multi-megabyte image. Every large Buffer the
 // gateway allocates is garbage that drives V8's old-space collections (external memory
 // pressure), which measured as the largest single cost of a raw-mode request.
 //
-// A body's headroom may be claimed once: grpc-js frames the serialized message a few microtasks
-// after serialization, so a second call on the same image (a retry, or two steps on one input)
+// A body's headroom may be claimed once: the serialized message is sent from those bytes until
+// the call's stream has written it, so a second call on the same image (a retry, or two steps on one input)
 // writing different fields into the same bytes could change what the first one sends.
 import type { IncomingMessage } from 'node:http';
 

@@ -166,7 +166,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
     switch (p.step.op) {
       case 'resize': {
         const msg = resizeMessage(p.step, sourceOf(cur), spec('resize', p.params));
-        const res = await requireUpstream(deps.upstreams, 'resize').call('Resize', (c) => c.resize, msg, deadlineFor(deps.deadlinesMs.resize));
+        const res = await requireUpstream(deps.upstreams, 'resize').call('resize', msg, deadlineFor(deps.deadlinesMs.resize));
         image = res.output!;
         steps.push({ op: 'resize', width: image.width, height: image.height, timings: timingsRecord(res.timings, { upstreamMs: performance.now() - t0 }) });
         if (isFinal) final = image;
@@ -175,7 +175,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
       }
       case 'filter': {
         const msg = { source: sourceOf(cur), operations: filterOperations(p.step.ops), output: spec('filter', p.params) };
-        const res = await requireUpstream(deps.upstreams, 'filter').call('Filter', (c) => c.filter, msg, deadlineFor(deps.deadlinesMs.filter));
+        const res = await requireUpstream(deps.upstreams, 'filter').call('filter', msg, deadlineFor(deps.deadlinesMs.filter));
         image = res.output!;
         steps.push({ op: 'filter', width: image.width, height: image.height, timings: timingsRecord(res.timings, { upstreamMs: performance.now() - t0 }) });
         if (isFinal) final = image;
@@ -189,7 +189,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
           steps.push(undefined as unknown as PipelineResponse['steps'][number]); // filled in below, in step order
           const msg = detectMessage(p.step, sourceOf(cur), undefined);
           const call = requireUpstream(deps.upstreams, 'detection')
-            .call('Detect', (c) => c.detect, msg, deadlineFor(deps.deadlinesMs.detect))
+            .call('detect', msg, deadlineFor(deps.deadlinesMs.detect))
             .then((res: DetectMessageResponse) => {
               steps[at] = {
                 op: 'detect',
@@ -211,9 +211,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
             : outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE)
           : undefined;
         const msg = detectMessage(p.step, sourceOf(cur, draw), output);
-        const res: DetectMessageResponse = await requireUpstream(deps.upstreams, 'detection').call(
-          'Detect',
-          (c) => c.detect,
+        const res: DetectMessageResponse = await requireUpstream(deps.upstreams, 'detection').call('detect',
           msg,
           deadlineFor(deps.deadlinesMs.detect),
         );

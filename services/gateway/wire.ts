@@ -1,12 +1,11 @@
 // Request serializers that copy an inline image once. The generated ones (ts-proto over
-// @bufbuild/protobuf's BinaryWriter) copy the bytes three times before grpc-js frames them: into
+// @bufbuild/protobuf's BinaryWriter) copy the bytes three times before they are sent: into
 // the nested ImageSource when it is joined, into the whole message on finish(), and again in
 // Buffer.from(). For a 12 MB photo those copies cost more gateway CPU than everything else, and
 // their garbage drives old-space collections. Protobuf lets fields come in any order, so the
 // `source` field (1) carrying ImageSource.data (2) is written by hand in front of the rest of
 // the message, encoded without it: one concatenation, byte-for-byte the same fields — or none at
 // all when the image came in a body with headroom (headroom.ts).
-import type * as grpc from '@grpc/grpc-js';
 import type { ImageSource } from '../shared/gen/imageflow/v1/common.js';
 import { claimHeadroom } from './headroom.js';
 
@@ -49,11 +48,11 @@ export function inlineImageSerializer<T extends { source?: ImageSource | undefin
 }
 
 /** The service definition with its request serializers replaced (methods whose request has a source). */
-export function withInlineImageSerializers<D extends grpc.ServiceDefinition>(definition: D, codecs: Partial<Record<keyof D, Encoder<never>>>): D {
-  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+export function withInlineImageSerializers<D extends Record<string, { requestSerialize: (value: never) => Buffer }>>(definition: D, codecs: Partial<Record<keyof D, Encoder<never>>>): D {
+  const out: Record<string, unknown> = {};
   for (const [name, method] of Object.entries(definition)) {
     const codec = codecs[name as keyof D];
-    out[name] = codec ? { ...method, requestSerialize: inlineImageSerializer(codec as Encoder<{ source?: ImageSource }>) as (v: unknown) => Buffer } : method;
+    out[name] = codec ? { ...method, requestSerialize: inlineImageSerializer(codec as Encoder<{ source?: ImageSource }>) } : method;
   }
   return out as D;
 }

@@ -1,4 +1,4 @@
-// Channel credentials for callers of the gRPC services (the gateway), from the same variables the
+// TLS settings for callers of the gRPC services (the gateway), from the same variables the
 // services read: with GRPC_TLS_CA_FILE the channel is TLS and verifies the server against that CA;
 // with GRPC_TLS_CERT_FILE + GRPC_TLS_KEY_FILE as well it presents a client certificate (mTLS).
 // Unset: plaintext, as before.
@@ -12,11 +12,23 @@ export interface ClientTlsEnv {
   readonly GRPC_TLS_KEY_FILE?: string;
 }
 
+export interface ClientTlsFiles {
+  readonly ca: Buffer;
+  readonly cert?: Buffer;
+  readonly key?: Buffer;
+}
+
 export function grpcClientCredentials(env: ClientTlsEnv | NodeJS.ProcessEnv = process.env): grpc.ChannelCredentials {
+  const files = clientTlsFiles(env);
+  return files ? grpc.credentials.createSsl(files.ca, files.key ?? null, files.cert ?? null) : grpc.credentials.createInsecure();
+}
+
+/** The CA (and client certificate + key for mTLS) the variables name, read; undefined: plaintext. */
+export function clientTlsFiles(env: ClientTlsEnv | NodeJS.ProcessEnv = process.env): ClientTlsFiles | undefined {
   const ca = env.GRPC_TLS_CA_FILE || undefined;
   const cert = env.GRPC_TLS_CERT_FILE || undefined;
   const key = env.GRPC_TLS_KEY_FILE || undefined;
-  if (!ca && !cert && !key) return grpc.credentials.createInsecure();
+  if (!ca && !cert && !key) return undefined;
   if (Boolean(cert) !== Boolean(key)) {
     throw new ConfigError('invalid configuration:\n  GRPC_TLS_CERT_FILE and GRPC_TLS_KEY_FILE must be set together');
   }
@@ -28,9 +40,9 @@ export function grpcClientCredentials(env: ClientTlsEnv | NodeJS.ProcessEnv = pr
       throw new ConfigError(`invalid configuration:\n  ${name}=${JSON.stringify(file)}: cannot read it (${(err as Error).message})`);
     }
   };
-  return grpc.credentials.createSsl(
-    read('GRPC_TLS_CA_FILE', ca),
-    key ? read('GRPC_TLS_KEY_FILE', key) : null,
-    cert ? read('GRPC_TLS_CERT_FILE', cert) : null,
-  );
+  return {
+    ca: read('GRPC_TLS_CA_FILE', ca),
+    cert: cert ? read('GRPC_TLS_CERT_FILE', cert) : undefined,
+    key: key ? read('GRPC_TLS_KEY_FILE', key) : undefined,
+  };
 }

@@ -98,6 +98,12 @@ export function injectTraceContext(metadata: Metadata, ctx: Context = context.ac
   return metadata;
 }
 
+/** Adds the active trace context to outgoing request headers (a no-op when tracing is off). */
+export function injectTraceHeaders(headers: Record<string, string>, ctx: Context = context.active()): Record<string, string> {
+  propagation.inject(ctx, headers);
+  return headers;
+}
+
 /** Runs fn in a child span of the active one; a thrown error marks the span failed. */
 export async function withSpan<T>(
   name: string,

@@ -67,14 +67,14 @@ export function imageRoutes(app: FastifyInstance, deps: RouteDeps): void {
       if (Buffer.isBuffer(request.body)) {
         const { options, output } = rawResize(request.query);
         const msg = resizeMessage(options, { data: request.body }, outputSpec(output, INLINE));
-        const res = await upstream.call('Resize', (c) => c.resize, msg, ctx);
+        const res = await upstream.call('resize', msg, ctx);
         return sendImage(reply, res.output!, timingsRecord(res.timings, { totalMs: performance.now() - started }));
       }
       const body = request.body;
       requireEmptyQuery(request.query);
       deps.checkBuckets(body.input, body.output);
       const msg = resizeMessage(body, imageSource(body.input, config.defaultBucket), outputSpec(body.output, STORE));
-      const res = await upstream.call('Resize', (c) => c.resize, msg, ctx);
+      const res = await upstream.call('resize', msg, ctx);
       return { output: outputResult(res.output!), timings: timingsRecord(res.timings, { totalMs: performance.now() - started }) };
     },
   );
@@ -97,7 +97,7 @@ export function imageRoutes(app: FastifyInstance, deps: RouteDeps): void {
       if (Buffer.isBuffer(request.body)) {
         const { ops, output } = rawFilter(request.query);
         const msg = { source: { data: request.body }, operations: filterOperations(ops), output: outputSpec(output, INLINE) };
-        const res = await upstream.call('Filter', (c) => c.filter, msg, ctx);
+        const res = await upstream.call('filter', msg, ctx);
         return sendImage(reply, res.output!, timingsRecord(res.timings, { totalMs: performance.now() - started }));
       }
       const body = request.body;
@@ -108,7 +108,7 @@ export function imageRoutes(app: FastifyInstance, deps: RouteDeps): void {
         operations: filterOperations(body.ops),
         output: outputSpec(body.output, STORE),
       };
-      const res = await upstream.call('Filter', (c) => c.filter, msg, ctx);
+      const res = await upstream.call('filter', msg, ctx);
       return { output: outputResult(res.output!), timings: timingsRecord(res.timings, { totalMs: performance.now() - started }) };
     },
   );
@@ -141,7 +141,7 @@ export function imageRoutes(app: FastifyInstance, deps: RouteDeps): void {
         deps.checkBuckets(body.input, body.drawBoxes ? body.output : undefined);
         msg = detectMessage(body, imageSource(body.input, config.defaultBucket), body.drawBoxes ? outputSpec(body.output, STORE) : undefined);
       }
-      const res = await upstream.call('Detect', (c) => c.detect, msg, ctx);
+      const res = await upstream.call('detect', msg, ctx);
       const timings = timingsRecord(res.timings, { totalMs: performance.now() - started });
       if (raw && msg.drawBoxes && res.annotated) {
         return sendImage(reply.header('x-detections-count', res.detections.length), res.annotated, timings);
