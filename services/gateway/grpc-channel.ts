@@ -97,6 +97,8 @@ export class GrpcChannel {
     const remaining = call.deadline - Date.now();
     if (remaining <= 0) throw new CallError(status.DEADLINE_EXCEEDED, 'deadline exceeded before the call started');
     const session = await this.connected(call.deadline);
+    // The signal may have aborted while the connection was being made (its listener comes later).
+    if (call.signal?.aborted) throw new CallError(status.CANCELLED, 'the caller cancelled the call');
     return this.exchange(session, call);
   }
 
@@ -153,6 +155,11 @@ export class GrpcChannel {
       });
       session.once('connect', () => {
         clearTimeout(timer);
+        if (this.closed) {
+          session.close();
+          reject(new CallError(status.UNAVAILABLE, 'channel closed'));
+          return;
+        }
         session.removeAllListeners('error');
         this.backoffMs = this.options.initialBackoffMs ?? 100;
         session.setLocalWindowSize(windowBytes);
@@ -261,7 +268,7 @@ export class GrpcChannel {
       stream.on('close', () => {
         if (settled) return;
         if (grpcStatus === undefined) {
-          done(this.withoutStatus(httpStatus, stream.rstCode));
+          done(this.withoutStatus(httpStatus, stream.rstCode, session.closed || session.destroyed));
           return;
         }
         if (grpcStatus !== status.OK) {
@@ -285,14 +292,15 @@ export class GrpcChannel {
   }
 
   /** A stream that closed without a grpc-status: what the gRPC spec maps it to. */
-  private withoutStatus(httpStatus: number, rstCode: number): CallError {
+  private withoutStatus(httpStatus: number, rstCode: number, connectionGone: boolean): CallError {
     if (httpStatus && httpStatus !== 200) {
       const code = { 400: status.INTERNAL, 401: status.UNAUTHENTICATED, 403: status.PERMISSION_DENIED, 404: status.UNIMPLEMENTED, 429: status.UNAVAILABLE, 502: status.UNAVAILABLE, 503: status.UNAVAILABLE, 504: status.UNAVAILABLE }[httpStatus] ?? status.UNKNOWN;
       return new CallError(code, `${this.options.target} answered HTTP ${httpStatus} without a gRPC status`);
     }
     if (rstCode === NGHTTP2_REFUSED_STREAM) return new CallError(status.UNAVAILABLE, `${this.options.target} refused the stream (it was not processed)`);
     if (rstCode === NGHTTP2_ENHANCE_YOUR_CALM) return new CallError(status.RESOURCE_EXHAUSTED, `${this.options.target} reset the stream: ENHANCE_YOUR_CALM`);
-    if (rstCode === NGHTTP2_CANCEL) return new CallError(status.CANCELLED, `${this.options.target} cancelled the stream`);
+    // Node closes the streams of a dropped connection with CANCEL too: that is not the server cancelling.
+    if (rstCode === NGHTTP2_CANCEL && !connectionGone) return new CallError(status.CANCELLED, `${this.options.target} cancelled the stream`);
     return new CallError(status.UNAVAILABLE, `connection to ${this.options.target} closed before the call finished${rstCode ? ` (HTTP/2 error ${rstCode})` : ''}`);
   }
 }
