@@ -18,11 +18,14 @@ export const DEFAULT_METRICS_PORT = 9464;
 export const MALLOC_ARENA_MAX = 2;
 
 /**
- * The calls a service runs at once for a CPU limit: max(2, ceil(limit in cores)). The services'
- * own default, max(2, os.availableParallelism()), would count the node's cores in a pod.
+ * The calls a service runs at once for a CPU limit: max(2, callsPerCore × ceil(limit in cores)).
+ * The services' own default counts os.availableParallelism(), which in a pod is the node's cores.
  */
-export function maxConcurrentCallsForCpu(cpuLimitMillis: number): number {
-  return Math.min(1024, Math.max(2, Math.ceil(cpuLimitMillis / 1000)));
+/** Resize's and filter's calls per core; the services' own default (services/{resize,filter}/main.ts) is the same. */
+export const IMAGE_CALLS_PER_CORE = 2;
+
+export function maxConcurrentCallsForCpu(cpuLimitMillis: number, callsPerCore = 1): number {
+  return Math.min(1024, Math.max(2, callsPerCore * Math.ceil(cpuLimitMillis / 1000)));
 }
 
 /** CPU (in millicores) and memory (in MiB) requests and limits. */
@@ -70,9 +73,16 @@ export interface GrpcServiceProps {
   /**
    * Calls the service processes at once (`MAX_CONCURRENT_CALLS`); more wait in its queue.
    * `env.MAX_CONCURRENT_CALLS`, when given, wins.
-   * @default max(2, ceil(CPU limit in cores)), e.g. 2 for the 1-CPU default limit
+   * @default max(2, callsPerCore × ceil(CPU limit in cores)), e.g. 2 for the 1-CPU default limit
    */
   readonly maxConcurrentCalls?: number;
+  /**
+   * Calls per core of the CPU limit when `maxConcurrentCalls` is not given: 2 for resize and
+   * filter, whose calls spend part of their time receiving and sending images rather than in
+   * libvips (the service's MAX_CONCURRENT_CALLS default does the same).
+   * @default 1
+   */
+  readonly callsPerCore?: number;
   /**
    * Extra environment (service-specific settings); a variable given here wins over the one the
    * construct sets (`MALLOC_ARENA_MAX`, `MAX_CONCURRENT_CALLS`, ports).
@@ -124,7 +134,7 @@ export class GrpcService extends Construct {
     checkSizing(props.name, r);
     this.maxConcurrentCalls =
       props.maxConcurrentCalls === undefined
-        ? maxConcurrentCallsForCpu(r.cpuLimitMillis)
+        ? maxConcurrentCallsForCpu(r.cpuLimitMillis, props.callsPerCore)
         : requireIntInRange(`${props.name}: maxConcurrentCalls`, props.maxConcurrentCalls, 1, 1024);
     const startupSeconds = props.startupTimeoutSeconds ?? 60;
     if (startupSeconds < 5) throw new Error(`${props.name}: startupTimeoutSeconds is ${startupSeconds}; give the server at least 5 seconds.`);

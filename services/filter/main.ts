@@ -4,6 +4,7 @@ import { filterService } from './server.js';
 
 await runServiceProcess({
   name: 'filter',
+  callsPerCore: 2,
   reflectionProtos: ['imageflow/v1/filter.proto'],
   create: async (parts) => ({ services: [filterService(parts)] }),
 });

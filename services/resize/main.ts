@@ -4,6 +4,7 @@ import { resizeService } from './server.js';
 
 await runServiceProcess({
   name: 'resize',
+  callsPerCore: 2,
   reflectionProtos: ['imageflow/v1/resize.proto'],
   create: async (parts) => ({ services: [resizeService(parts)] }),
 });

@@ -19,8 +19,8 @@ export const imageServiceEnvShape = {
   ...serviceEnvShape,
   MAX_INPUT_BYTES: envInt(64 * 1024 * 1024, 1),
   ALLOW_SVG_INPUT: envBool(false),
-  /** Calls processed at once; more wait in a queue of MAX_QUEUED, beyond that "busy". */
-  MAX_CONCURRENT_CALLS: envInt(Math.max(2, availableParallelism()), 1, 1024),
+  /** Calls processed at once (0: max(2, callsPerCore × cores)); more wait in a queue of MAX_QUEUED, beyond that "busy". */
+  MAX_CONCURRENT_CALLS: envInt(0, 0, 1024),
   MAX_QUEUED_CALLS: envInt(64, 0, 100_000),
   /**
    * Pixels (width × height from the header) decoded at once by running calls; a call whose image
@@ -115,6 +115,13 @@ export interface ServiceParts {
 export interface ServiceProcessSpec {
   readonly name: string;
   readonly reflectionProtos: readonly string[];
+  /**
+   * Calls at once per core when MAX_CONCURRENT_CALLS is not set. Resize and filter take 2: part
+   * of each call is receiving and sending images, and with one call per core a core idled then
+   * (BENCHMARKS.md, finding 18). The constructs derive the same from the CPU limit.
+   * @default 1
+   */
+  readonly callsPerCore?: number;
   /** Builds the gRPC services; may load models. */
   readonly create: (parts: ServiceParts) => Promise<{ services: ServiceRegistration[]; ready?: Promise<void>; close?: () => Promise<void> }>;
 }
@@ -140,7 +147,8 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     throw err;
   }
   configureSharp({ concurrency: parsed.SHARP_CONCURRENCY || undefined, cacheMemoryMb: parsed.SHARP_CACHE_MB });
-  const limiter = new Limiter(parsed.MAX_CONCURRENT_CALLS, parsed.MAX_QUEUED_CALLS, parsed.MAX_INFLIGHT_REQUEST_BYTES || undefined);
+  const calls = parsed.MAX_CONCURRENT_CALLS || Math.max(2, (spec.callsPerCore ?? 1) * availableParallelism());
+  const limiter = new Limiter(calls, parsed.MAX_QUEUED_CALLS, parsed.MAX_INFLIGHT_REQUEST_BYTES || undefined);
   const metrics = initServiceMetrics(spec.name);
   metrics.trackLimiter(limiter);
   if (images.pixels) trackPixelBudget(images.pixels, metrics.registry);

@@ -23,8 +23,9 @@ describe('MALLOC_ARENA_MAX', () => {
 });
 
 describe('MAX_CONCURRENT_CALLS from the CPU limit', () => {
-  it('is max(2, ceil(limit cores))', () => {
-    expect([100, 500, 1000, 1500, 2000, 2001, 4000, 16000].map(maxConcurrentCallsForCpu)).toEqual([2, 2, 2, 2, 2, 3, 4, 16]);
+  it('is max(2, callsPerCore × ceil(limit cores))', () => {
+    expect([100, 500, 1000, 1500, 2000, 2001, 4000, 16000].map((m) => maxConcurrentCallsForCpu(m))).toEqual([2, 2, 2, 2, 2, 3, 4, 16]);
+    expect([100, 1000, 1500, 2000, 4000].map((m) => maxConcurrentCallsForCpu(m, 2))).toEqual([2, 2, 4, 4, 8]);
     expect(maxConcurrentCallsForCpu(5_000_000)).toBe(1024);
   });
 
@@ -46,10 +47,11 @@ describe('MAX_CONCURRENT_CALLS from the CPU limit', () => {
       filter: { resources: { cpuRequestMillis: 1000, cpuLimitMillis: 2500 } },
       detection: { resources: { cpuLimitMillis: 8000 } },
     });
-    expect(env(s.get('Deployment', 'imageflow-resize')).MAX_CONCURRENT_CALLS).toBe('4');
-    expect(env(s.get('Deployment', 'imageflow-filter')).MAX_CONCURRENT_CALLS).toBe('3');
+    // Resize and filter run two calls per core (IMAGE_CALLS_PER_CORE), detection one.
+    expect(env(s.get('Deployment', 'imageflow-resize')).MAX_CONCURRENT_CALLS).toBe('8');
+    expect(env(s.get('Deployment', 'imageflow-filter')).MAX_CONCURRENT_CALLS).toBe('6');
     expect(env(s.get('Deployment', 'imageflow-detection')).MAX_CONCURRENT_CALLS).toBe('8');
-    expect(s.platform.resize.maxConcurrentCalls).toBe(4);
+    expect(s.platform.resize.maxConcurrentCalls).toBe(8);
   });
 
   it('the maxConcurrentCalls prop wins over the derived value, and env wins over both', () => {

@@ -3,6 +3,8 @@
 // server advertises to a client on loopback.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
+import { createServer } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { SERVICE_NODE_FLAGS } from '../../services/shared/node-flags.js';
@@ -30,13 +32,23 @@ async function advertisedWindows(port: number): Promise<{ stream: number; connec
   }
 }
 
+const freePort = () =>
+  new Promise<number>((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+
 describe('a service process', () => {
   let widened: ServiceProcess;
   let narrow: ServiceProcess;
+  let metricsPort: number;
   beforeAll(async () => {
+    metricsPort = await freePort();
     [widened, narrow] = await Promise.all([
-      startService('resize', {}),
-      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576' }),
+      startService('resize', { METRICS_PORT: String(metricsPort) }),
+      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', METRICS_PORT: '0' }),
     ]);
   });
   afterAll(async () => {
@@ -46,6 +58,12 @@ describe('a service process', () => {
   it('starts with the V8 flags of services/shared/node-flags.ts', () => {
     const argv = readFileSync(`/proc/${widened.child.pid}/cmdline`, 'utf8').split('\0');
     for (const flag of SERVICE_NODE_FLAGS) expect(argv).toContain(flag);
+  });
+
+  it('runs max(2, 2 × cores) resize calls at once when MAX_CONCURRENT_CALLS is not set', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const max = /^imageflow_limiter_calls\{state="max_running",service="resize"\} (\d+)$/m.exec(text)?.[1];
+    expect(Number(max)).toBe(Math.max(2, 2 * availableParallelism()));
   });
 
   it('advertises an 8 MiB HTTP/2 receive window per stream and per connection by default', async () => {
