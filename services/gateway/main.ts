@@ -19,7 +19,7 @@ try {
 
 let tracing: Tracing;
 try {
-  tracing = initTracing('gateway', { env: process.env });
+  tracing = await initTracing('gateway', { env: process.env });
 } catch (err) {
   process.stderr.write(`gateway: invalid configuration:\n  ${(err as Error).message}\n`);
   process.exit(1);

@@ -138,7 +138,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     images = imageContextFromEnv(parsed);
     tls = tlsFromEnv(parsed);
     // Before anything that makes spans; off unless OTEL_* ask for an exporter.
-    tracing = initTracing(spec.name, { env });
+    tracing = await initTracing(spec.name, { env });
   } catch (err) {
     if (err instanceof ConfigError || (err instanceof Error && /^OTEL_/.test(err.message))) {
       process.stderr.write(`${spec.name}: ${err.message}\n`);

@@ -26,7 +26,7 @@ let tracing: Tracing;
 const input = { bucket: 'imageflow', key: 'obs/in.jpg' };
 
 beforeAll(async () => {
-  tracing = initTracing('test-client', { exporter });
+  tracing = await initTracing('test-client', { exporter });
   [s3, otlp, metricsPort] = await Promise.all([startTestS3(), startOtlpReceiver(), freePort()]);
   service = await startService('resize', {
     ...s3.env,

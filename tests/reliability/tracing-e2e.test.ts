@@ -21,7 +21,7 @@ let tracing: Tracing;
 const exporter = new InMemorySpanExporter();
 
 beforeAll(async () => {
-  tracing = initTracing('e2e-client', { exporter });
+  tracing = await initTracing('e2e-client', { exporter });
   [s3, otlp] = await Promise.all([startTestS3(), startOtlpReceiver()]);
   const otel = { OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint, OTEL_BSP_SCHEDULE_DELAY: '100' };
   resize = await startService('resize', { ...s3.env, ...otel, METRICS_PORT: '0' });

@@ -64,7 +64,7 @@ describe('HTTP server span (Fastify) → gRPC metadata', () => {
   let tracing: Tracing;
   let app: FastifyInstance;
   beforeAll(async () => {
-    tracing = initTracing('units', { exporter });
+    tracing = await initTracing('units', { exporter });
     app = Fastify();
     registerHttpTracing(app);
     app.post('/v1/echo', async (request) => {
