@@ -10,6 +10,7 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import { CallError, GrpcChannel, type ChannelOptions, type UnaryCall } from '../../services/gateway/grpc-channel.js';
+import { freePort } from '../support/s3.js';
 
 const MiB = 1024 * 1024;
 const SLOW_MS = 5_000;
@@ -64,16 +65,7 @@ async function startGrpcServer(port = 0): Promise<{ server: grpc.Server; port: n
 }
 
 /** A port that was bound, then closed: nothing listens on it (until a test binds it again). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+const closedPort = freePort;
 
 const channels: GrpcChannel[] = [];
 function channel(port: number, extra: Partial<ChannelOptions> = {}): GrpcChannel {

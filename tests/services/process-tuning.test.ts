@@ -3,11 +3,11 @@
 // server advertises to a client on loopback.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
-import { createServer } from 'node:net';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { SERVICE_NODE_FLAGS } from '../../services/shared/node-flags.js';
+import { freePort } from '../support/s3.js';
 import { startService } from '../support/services.js';
 
 /** The receive windows a server advertises: the stream window from SETTINGS, the connection's from WINDOW_UPDATE. */
@@ -31,14 +31,6 @@ async function advertisedWindows(port: number): Promise<{ stream: number; connec
     session.destroy();
   }
 }
-
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 
 describe('a service process', () => {
   let widened: ServiceProcess;
