@@ -17,13 +17,13 @@ export const DEFAULT_METRICS_PORT = 9464;
  */
 export const MALLOC_ARENA_MAX = 2;
 
+/** Resize's and filter's calls per core; the services' own default (services/{resize,filter}/main.ts) is the same. */
+export const IMAGE_CALLS_PER_CORE = 2;
+
 /**
  * The calls a service runs at once for a CPU limit: max(2, callsPerCore × ceil(limit in cores)).
  * The services' own default counts os.availableParallelism(), which in a pod is the node's cores.
  */
-/** Resize's and filter's calls per core; the services' own default (services/{resize,filter}/main.ts) is the same. */
-export const IMAGE_CALLS_PER_CORE = 2;
-
 export function maxConcurrentCallsForCpu(cpuLimitMillis: number, callsPerCore = 1): number {
   return Math.min(1024, Math.max(2, callsPerCore * Math.ceil(cpuLimitMillis / 1000)));
 }

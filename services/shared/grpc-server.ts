@@ -67,7 +67,7 @@ export interface GrpcServerOptions {
  * SETTINGS frame raising every stream's window and a WINDOW_UPDATE raising the connection's.
  * The sessions are reached through grpc-js' private map of its HTTP/2 servers (1.14); if a
  * version drops it, the service still works with the default windows and says so at start-up
- * (tests/services/grpc-windows.test.ts fails first).
+ * (tests/services/process-tuning.test.ts fails first).
  */
 function widenReceiveWindows(server: grpc.Server, bytes: number, logger: Logger): void {
   const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
