@@ -2,7 +2,7 @@
 // value stops the process with a message naming the variable (see services/shared/config.ts).
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, parseEnv } from '../shared/config.js';
+import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, grpcFlowControlWindowBytes, parseEnv } from '../shared/config.js';
 import { BucketName } from '../shared/http-api.js';
 import { clientTlsFiles, type ClientTlsFiles } from '../shared/grpc-client-credentials.js';
 
@@ -68,13 +68,13 @@ export const GatewayEnvSchema = z.object({
   BREAKER_FAILURE_THRESHOLD: envInt(5, 1),
   /** How long an open circuit answers 503 before letting one probe call through. */
   BREAKER_OPEN_MS: envInt(5_000, 10),
-  /** grpc-js reconnect backoff cap: how soon a restarted service is noticed. */
+  /** Reconnect back-off cap (grpc-channel.ts): how soon a restarted service is noticed. */
   GRPC_MAX_RECONNECT_BACKOFF_MS: envInt(2_000, 100),
   GRPC_KEEPALIVE_MS: envInt(30_000, 10_000),
   /** HTTP/2 connections per upstream, used round-robin: more flow-control window for large images. */
   GRPC_CHANNELS_PER_UPSTREAM: envInt(2, 1, 16),
-  /** HTTP/2 receive window of the gateway's channels (bytes): large answers in fewer round trips. */
-  GRPC_FLOW_CONTROL_WINDOW_BYTES: envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1),
+  /** HTTP/2 receive window of the gateway's connections (bytes): large answers in fewer round trips. */
+  GRPC_FLOW_CONTROL_WINDOW_BYTES: grpcFlowControlWindowBytes,
   SHUTDOWN_GRACE_MS: envInt(25_000, 0),
   /** Requests per second per caller (API key, or client address when auth is off) on /v1/*; 0: no limit. */
   GATEWAY_RATE_LIMIT_RPS: z.preprocess(emptyAsUndefined, z.coerce.number().min(0).max(1_000_000).default(0)),

@@ -45,13 +45,15 @@ export const LogLevel = z.preprocess(
   z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 );
 
+/** HTTP/2 receive window per stream and per connection, for gRPC servers and the gateway's client (HTTP/2's own is 64 KiB). */
+export const grpcFlowControlWindowBytes = envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1);
+
 /** Settings every image service shares: storage, limits, logging. */
 export const serviceEnvShape = {
   GRPC_PORT: envPort(9090),
   GRPC_HOST: envString('0.0.0.0'),
   GRPC_MAX_MESSAGE_BYTES: envInt(64 * 1024 * 1024, 1024, 2 ** 31 - 1),
-  /** HTTP/2 receive window per stream and per connection (HTTP/2's own is 64 KiB). */
-  GRPC_FLOW_CONTROL_WINDOW_BYTES: envInt(8 * 1024 * 1024, 65_535, 2 ** 31 - 1),
+  GRPC_FLOW_CONTROL_WINDOW_BYTES: grpcFlowControlWindowBytes,
   LIMIT_INPUT_PIXELS: envInt(50_000_000, 1, 2 ** 32),
   LOG_LEVEL: LogLevel,
   MINIO_ENDPOINT: envOptionalString(),

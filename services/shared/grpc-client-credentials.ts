@@ -1,9 +1,8 @@
 // TLS settings for callers of the gRPC services (the gateway), from the same variables the
-// services read: with GRPC_TLS_CA_FILE the channel is TLS and verifies the server against that CA;
+// services read (services/gateway/grpc-channel.ts uses them): with GRPC_TLS_CA_FILE the connection is TLS and verifies the server against that CA;
 // with GRPC_TLS_CERT_FILE + GRPC_TLS_KEY_FILE as well it presents a client certificate (mTLS).
 // Unset: plaintext, as before.
 import { readFileSync } from 'node:fs';
-import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from './config.js';
 
 export interface ClientTlsEnv {
@@ -16,11 +15,6 @@ export interface ClientTlsFiles {
   readonly ca: Buffer;
   readonly cert?: Buffer;
   readonly key?: Buffer;
-}
-
-export function grpcClientCredentials(env: ClientTlsEnv | NodeJS.ProcessEnv = process.env): grpc.ChannelCredentials {
-  const files = clientTlsFiles(env);
-  return files ? grpc.credentials.createSsl(files.ca, files.key ?? null, files.cert ?? null) : grpc.credentials.createInsecure();
 }
 
 /** The CA (and client certificate + key for mTLS) the variables name, read; undefined: plaintext. */

@@ -3,10 +3,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as grpc from '@grpc/grpc-js';
 import { OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js';
-import { ResizeServiceClient, type ResizeRequest } from '../../services/shared/gen/imageflow/v1/resize.js';
+import { ResizeRequest, ResizeServiceClient } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { spawnService, type ServiceProcess } from '../../services/local-stack/launcher.js';
 import { createLogger } from '../../services/shared/logger.js';
-import { grpcClientCredentials } from '../../services/shared/grpc-client-credentials.js';
+import { clientTlsFiles, type ClientTlsFiles } from '../../services/shared/grpc-client-credentials.js';
+import { GrpcChannel } from '../../services/gateway/grpc-channel.js';
 import { makePhoto } from '../support/images.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';
 import { codeOf, startService } from '../support/services.js';
@@ -57,6 +58,20 @@ async function codeWith(creds: grpc.ChannelCredentials, port: number): Promise<s
   }
 }
 
+/** The same call through the gateway's own client (grpc-channel.ts) with these TLS files; the status code name. */
+async function codeWithGatewayChannel(tls: ClientTlsFiles | undefined, port: number): Promise<string> {
+  const channel = new GrpcChannel({ target: `127.0.0.1:${port}`, tls, maxSendBytes: 64 << 20, maxReceiveBytes: 64 << 20, windowBytes: 1 << 20, keepaliveMs: 0, maxBackoffMs: 1_000 });
+  try {
+    const message = ResizeRequest.encode(inline()).finish();
+    await channel.call({ path: '/imageflow.v1.ResizeService/Resize', message, metadata: {}, deadline: Date.now() + 5_000 });
+    return 'OK';
+  } catch (err) {
+    return grpc.status[(err as { code: number }).code];
+  } finally {
+    channel.close();
+  }
+}
+
 describe('mTLS (GRPC_TLS_CERT_FILE / KEY_FILE / CA_FILE)', () => {
   it('refuses a plaintext client', async () => {
     const started = Date.now();
@@ -75,10 +90,10 @@ describe('mTLS (GRPC_TLS_CERT_FILE / KEY_FILE / CA_FILE)', () => {
     expect(await codeWith(good, tlsService.port)).toBe('OK');
   });
 
-  it('grpcClientCredentials (what the gateway uses) connects with the same GRPC_TLS_* variables', async () => {
+  it('the gateway\'s client (clientTlsFiles + GrpcChannel) connects with the same GRPC_TLS_* variables', async () => {
     const env = { GRPC_TLS_CA_FILE: pki.caCert, GRPC_TLS_CERT_FILE: pki.clientCert, GRPC_TLS_KEY_FILE: pki.clientKey };
-    expect(await codeWith(grpcClientCredentials(env), tlsService.port)).toBe('OK');
-    expect(await codeWith(grpcClientCredentials({ GRPC_TLS_CA_FILE: pki.caCert }), tlsService.port)).toBe('UNAVAILABLE');
+    expect(await codeWithGatewayChannel(clientTlsFiles(env), tlsService.port)).toBe('OK');
+    expect(await codeWithGatewayChannel(clientTlsFiles({ GRPC_TLS_CA_FILE: pki.caCert }), tlsService.port)).toBe('UNAVAILABLE');
   });
 
   it('a client that does not trust the server certificate is refused too', async () => {

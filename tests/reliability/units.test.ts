@@ -8,7 +8,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { RateLimiter } from '../../services/shared/rate-limit.js';
 import { registerHttpTracing } from '../../services/shared/http-tracing.js';
 import { exporterKindFromEnv, initTracing, injectTraceContext, type Tracing } from '../../services/shared/tracing.js';
-import { grpcClientCredentials } from '../../services/shared/grpc-client-credentials.js';
+import { clientTlsFiles } from '../../services/shared/grpc-client-credentials.js';
 import { ConfigError } from '../../services/shared/config.js';
 
 describe('RateLimiter (token bucket per key)', () => {
@@ -106,10 +106,10 @@ describe('HTTP server span (Fastify) → gRPC metadata', () => {
 
 describe('client TLS settings (GRPC_TLS_* on the calling side)', () => {
   it('plaintext when unset; clear errors for half a configuration', () => {
-    expect(grpcClientCredentials({})._isSecure()).toBe(false);
-    expect(() => grpcClientCredentials({ GRPC_TLS_CERT_FILE: '/x.crt' })).toThrow(ConfigError);
-    expect(() => grpcClientCredentials({ GRPC_TLS_CERT_FILE: '/x.crt', GRPC_TLS_KEY_FILE: '/x.key' })).toThrow(/GRPC_TLS_CA_FILE is required/);
-    expect(() => grpcClientCredentials({ GRPC_TLS_CA_FILE: '/nonexistent/ca.crt' })).toThrow(/GRPC_TLS_CA_FILE="\/nonexistent\/ca.crt": cannot read it/);
+    expect(clientTlsFiles({})).toBeUndefined();
+    expect(() => clientTlsFiles({ GRPC_TLS_CERT_FILE: '/x.crt' })).toThrow(ConfigError);
+    expect(() => clientTlsFiles({ GRPC_TLS_CERT_FILE: '/x.crt', GRPC_TLS_KEY_FILE: '/x.key' })).toThrow(/GRPC_TLS_CA_FILE is required/);
+    expect(() => clientTlsFiles({ GRPC_TLS_CA_FILE: '/nonexistent/ca.crt' })).toThrow(/GRPC_TLS_CA_FILE="\/nonexistent\/ca.crt": cannot read it/);
   });
 });
 
