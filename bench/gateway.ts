@@ -5,8 +5,9 @@
 // and a three-step chain resize → filter → resize (f) as three JSON calls through storage
 // versus (g) one /v1/pipeline call; at concurrency 1 and 8, on 2 MP and 12 MP JPEGs, side by side
 // in one run (cases of a group alternate in rounds, so background load hits them alike; 2 MP also
-// at concurrency 4 and 16, the levels of issue 9's per-hop section), with a
-// PASS/MISS line per target. Every process runs on this machine's cores.
+// at concurrency 4 and 16, the levels of issue 9's per-hop section), with a PASS/MISS line per
+// target. For the small image also (h), the floor under (d): the same two hops with nothing but
+// Node's own servers (bench/bare-chain-server.ts). Every process runs on this machine's cores.
 //
 //   npx tsx bench/gateway.ts [--quick]
 // bench/main.ts (npm run bench) imports runGatewayBench.
@@ -52,33 +53,58 @@ const CASES: Record<string, string> = {
   e: '(e) gateway JSON + storage',
   f: '(f) chain: 3 JSON calls',
   g: '(g) chain: 1 /v1/pipeline',
+  h: '(h) bare two-hop floor',
 };
 
 const WIDTH = 1024;
 const RESIZE = { width: WIDTH, fit: 'inside', withoutEnlargement: true } as const;
 
-async function startPlainServer(): Promise<{ url: string; stop(): Promise<void> }> {
-  const entry = fileURLToPath(new URL('./plain-resize-server.ts', import.meta.url));
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PORT: '0' } });
+interface HelperServer {
+  readonly port: number;
+  readonly url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts a bench helper script (`node --import tsx bench/<script> ...args`) and waits for `READY <role> <port>`. */
+async function startHelperServer(script: string, role: string, args: string[] = []): Promise<HelperServer> {
+  const entry = fileURLToPath(new URL(`./${script}`, import.meta.url));
+  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...args], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, PORT: '0' } });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  const stop = async () => {
+    child.kill('SIGTERM');
+    const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    await exited;
+    clearTimeout(t);
+  };
   const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('plain server did not start in 30 s')), 30_000);
+    const timer = setTimeout(() => reject(new Error(`${script} (${role}) did not start in 30 s`)), 30_000);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const m = /^READY plain (\d+)$/.exec(line);
+      const m = new RegExp(`^READY ${role} (\\d+)$`).exec(line);
       if (m) {
         clearTimeout(timer);
         resolve(Number(m[1]));
       }
     });
-    child.once('exit', (code) => reject(new Error(`plain server exited with ${code}`)));
+    child.once('exit', (code) => reject(new Error(`${script} (${role}) exited with ${code}`)));
+  }).catch(async (err: unknown) => {
+    await stop();
+    throw err;
+  });
+  return { port, url: `http://127.0.0.1:${port}`, stop };
+}
+
+/** (h): the bare two-hop chain, back end first. */
+async function startBareChain(): Promise<HelperServer> {
+  const back = await startHelperServer('bare-chain-server.ts', 'back', ['back']);
+  const front = await startHelperServer('bare-chain-server.ts', 'front', ['front', String(back.port)]).catch(async (err: unknown) => {
+    await back.stop();
+    throw err;
   });
   return {
-    url: `http://127.0.0.1:${port}`,
+    ...front,
     async stop() {
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
-      await exited;
-      clearTimeout(t);
+      await front.stop();
+      await back.stop();
     },
   };
 }
@@ -96,7 +122,12 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   log(`load average ${load1()} on ${availableParallelism()} CPUs at start (ratios mean little when it is far above the CPU count)`);
   log('starting S3, resize, filter, gateway and the plain server on loopback …');
   const stack = await startBenchStack({ only: ['resize', 'filter', 'gateway'], serviceEnv: { LOG_LEVEL: 'warn' } });
-  const plain = await startPlainServer().catch(async (err: unknown) => {
+  const plain = await startHelperServer('plain-resize-server.ts', 'plain').catch(async (err: unknown) => {
+    await stack.stop();
+    throw err;
+  });
+  const bare = await startBareChain().catch(async (err: unknown) => {
+    await plain.stop();
     await stack.stop();
     throw err;
   });
@@ -162,6 +193,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       c: (p: Photo) => () => callResize(grpcClients.resize!, seedRequests.resize(source.inline(p.data), output.inline(), WIDTH)),
       d: (p: Photo) => () => postImage(`${gw}/v1/resize?width=${WIDTH}&withoutEnlargement=true`, p.data),
       e: (p: Photo) => () => postJson(`${gw}/v1/resize`, { input: { key: `bench/gw/${p.name}` }, ...RESIZE }),
+      h: (p: Photo) => () => postImage(`${bare.url}/resize?width=${WIDTH}`, p.data),
     };
     const chainSteps = [
       { op: 'resize', ...RESIZE },
@@ -179,7 +211,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     };
 
     log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process`);
-    await group(small, 1, (['a', 'b', 'c', 'd'] as const).map((k) => [k, quick ? 40 : 240, single[k](ph[small])]));
+    await group(small, 1, (['a', 'b', 'c', 'd', 'h'] as const).map((k) => [k, quick ? 40 : 240, single[k](ph[small])]));
     for (const photo of sizes) {
       for (const c of levels(photo)) {
         log(`\n${photo}, concurrency ${c}`);
@@ -192,6 +224,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   } finally {
     grpcClients.close();
     closeHttp();
+    await bare.stop();
     await plain.stop();
     await stack.stop();
   }
@@ -201,7 +234,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     ['case', 'photo', 'conc', 'n', 'req/s', 'p50 ms', 'p99 ms', 'req/s ÷ (a)', 'p50 − (a) ms', 'errors'],
     rows.map((r) => {
       const a = get('a', r.photo, r.stats.concurrency);
-      const single = r.case <= 'e';
+      const single = r.case <= 'e' || r.case === 'h';
       return [
         r.what,
         r.photo,
@@ -238,11 +271,14 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
       if (e && d) ratios[`e−d p50 ms c${c} ${photo}`] = e.p50 - d.p50;
     }
   }
-  const [sa, sd] = [get('a', small, 1), get('d', small, 1)];
+  const [sa, sd, sh] = [get('a', small, 1), get('d', small, 1), get('h', small, 1)];
+  if (sa && sh) ratios[`h−a p50 ms c1 ${small}`] = sh.p50 - sa.p50;
   if (sa && sd) {
     const overhead = sd.p50 - sa.p50;
     ratios[`d−a p50 ms c1 ${small}`] = overhead;
-    targets.push({ id: 'gw-raw-overhead-small', description: `gateway raw (d) p50 overhead over in-process (a), c1, ${small}`, measured: `${fmtMs(overhead)} ms`, bar: '< 3 ms', pass: overhead < 3 });
+    // The floor puts the bar in context: two hops with nothing but Node's own servers.
+    const note = sh ? `the bare two-hop floor (h) is ${fmtMs(sh.p50 - sa.p50)} ms over (a) in the same run` : undefined;
+    targets.push({ id: 'gw-raw-overhead-small', description: `gateway raw (d) p50 overhead over in-process (a), c1, ${small}`, measured: `${fmtMs(overhead)} ms`, bar: '< 3 ms', pass: overhead < 3, note });
   }
   log(`\nload average ${load1()} at the end`);
   log('ratios:');

@@ -265,7 +265,7 @@ export class GrpcChannel {
         chunks.push(chunk);
       });
       stream.on('error', () => {}); // reported through 'close' below
-      stream.on('close', () => {
+      const settle = () => {
         if (settled) return;
         if (grpcStatus === undefined) {
           done(this.withoutStatus(httpStatus, stream.rstCode, session.closed || session.destroyed));
@@ -279,7 +279,13 @@ export class GrpcChannel {
         const message = unframe(body);
         if (typeof message === 'string') done(new CallError(status.INTERNAL, message));
         else done(undefined, message);
+      };
+      // With the status in hand the call is over at the end of the data; 'close' comes an
+      // event-loop turn later. Without one, only 'close' (with its reset code) says what happened.
+      stream.on('end', () => {
+        if (grpcStatus !== undefined) settle();
       });
+      stream.on('close', settle);
 
       // The gRPC frame: a 5-byte prefix (not compressed, length) and the message, written as two
       // buffers so the message is not copied.

@@ -12,8 +12,8 @@ import { toServiceError } from './errors.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { serviceMetrics } from './metrics.js';
-import { SpanKind, activeTraceId, contextFromMetadata, failSpan, tracer } from './tracing.js';
-import { context as otelContext, trace } from '@opentelemetry/api';
+import { SpanKind, activeTraceId, contextFromMetadata, failSpan, tracer, tracingOn } from './tracing.js';
+import { context as otelContext, trace, type Context, type Span } from '@opentelemetry/api';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -160,7 +160,8 @@ export interface UnaryOptions {
 /**
  * Adapts an async handler to grpc-js: request id from metadata (or a new one), one log line per
  * call, errors mapped to status codes, concurrency bounded by the limiter, a server span in the
- * caller's trace (W3C context from metadata) and Prometheus duration/count/in-flight series.
+ * caller's trace when tracing is on (W3C context from metadata) and Prometheus
+ * duration/count/in-flight series.
  */
 export function unary<Req, Res>(
   method: string,
@@ -177,15 +178,8 @@ export function unary<Req, Res>(
     // Caller-chosen, so bounded and printable before it reaches every log line and span.
     const given = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? '');
     const requestId = /^[\w.:@/+=-]{1,128}$/.test(given) ? given : randomUUID();
-    const parent = contextFromMetadata(call.metadata, otelContext.active());
-    const [rpcService, rpcMethod] = fullMethod.includes('/') ? fullMethod.split('/', 2) : ['', fullMethod];
-    const span = tracer().startSpan(
-      fullMethod,
-      { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpcService, 'rpc.method': rpcMethod, 'imageflow.request_id': requestId } },
-      parent,
-    );
-    const spanContext = trace.setSpan(parent, span);
-    const traceId = activeTraceId(spanContext);
+    const traced = tracingOn() ? serverSpan(call.metadata, fullMethod, requestId) : undefined;
+    const traceId = traced && activeTraceId(traced.context);
     const logger = options.logger.child(traceId ? { requestId, method, traceId } : { requestId, method });
     const deadline = call.getDeadline();
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
@@ -201,12 +195,13 @@ export function unary<Req, Res>(
       metrics.inFlight.dec({ method: fullMethod });
       metrics.calls.inc({ method: fullMethod, code: name });
       metrics.callDuration.observe({ method: fullMethod, code: name }, seconds);
-      span.setAttribute('rpc.grpc.status_code', code);
-      span.end();
+      traced?.span.setAttribute('rpc.grpc.status_code', code);
+      traced?.span.end();
     };
     const run = () => handler(call.request, ctx);
+    const limited = () => (options.limiter ? options.limiter.run(run, inlineBytes(call.request)) : run());
     // The handler (and the storage/inference calls it makes) runs inside the server span.
-    otelContext.with(spanContext, () => (options.limiter ? options.limiter.run(run, inlineBytes(call.request)) : run())).then(
+    (traced ? otelContext.with(traced.context, limited) : limited()).then(
       (response) => {
         logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
         finish(grpc.status.OK);
@@ -217,13 +212,25 @@ export function unary<Req, Res>(
         const level = se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN ? 'error' : 'warn';
         logger[level]({ code: grpc.status[se.code], ms: round(performance.now() - started), err: se.message }, 'call failed');
         // Server-side errors only: a caller's bad input is not this service failing.
-        if (SERVER_FAULTS.has(se.code)) failSpan(span, se);
-        else span.setAttribute('imageflow.error', se.message);
+        if (traced && SERVER_FAULTS.has(se.code)) failSpan(traced.span, se);
+        else traced?.span.setAttribute('imageflow.error', se.message);
         finish(se.code);
         callback(boundedDetails(se.toGrpc()) as grpc.ServiceError);
       },
     );
   };
+}
+
+/** A server span continuing the caller's trace (W3C context from the metadata), and its context. */
+function serverSpan(metadata: grpc.Metadata, fullMethod: string, requestId: string): { span: Span; context: Context } {
+  const parent = contextFromMetadata(metadata, otelContext.active());
+  const [rpcService, rpcMethod] = fullMethod.includes('/') ? fullMethod.split('/', 2) : ['', fullMethod];
+  const span = tracer().startSpan(
+    fullMethod,
+    { kind: SpanKind.SERVER, attributes: { 'rpc.system': 'grpc', 'rpc.service': rpcService, 'rpc.method': rpcMethod, 'imageflow.request_id': requestId } },
+    parent,
+  );
+  return { span, context: trace.setSpan(parent, span) };
 }
 
 /**

@@ -3,14 +3,16 @@
 // calls it makes (which inject the active context into their metadata) become its children.
 import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, type Span } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { tracer } from './tracing.js';
+import { tracer, tracingOn } from './tracing.js';
 
 interface Traced {
   imageflowSpan?: Span;
   imageflowContext?: Context;
 }
 
+/** Registers nothing when tracing is off (initTracing not called or off): no hooks, no cost. */
 export function registerHttpTracing(app: FastifyInstance): void {
+  if (!tracingOn()) return;
   app.addHook('onRequest', (request, _reply, done) => {
     const parent = propagation.extract(context.active(), request.headers);
     const route = request.routeOptions.url ?? 'unmatched';

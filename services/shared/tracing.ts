@@ -2,7 +2,7 @@
 // exporter (then spans go out over OTLP/HTTP, configured by OTEL_EXPORTER_OTLP_* as usual). W3C
 // trace context travels in gRPC metadata (`traceparent`), so one trace runs from the gateway's
 // HTTP request through the service call into storage and inference.
-import { context, propagation, trace, SpanKind, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
+import { context, propagation, trace, INVALID_SPAN_CONTEXT, SpanKind, SpanStatusCode, type Attributes, type Context, type Span } from '@opentelemetry/api';
 import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-node';
 import type { Metadata } from '@grpc/grpc-js';
 
@@ -12,6 +12,14 @@ const TRACER = 'imageflow';
 export const tracer = () => trace.getTracer(TRACER);
 
 export type ExporterKind = 'otlp' | 'console' | 'none';
+
+let recording = false;
+/**
+ * Whether initTracing registered a tracer provider in this process. The per-request span code of
+ * the gateway and the services checks it, so with tracing off a call skips that code entirely
+ * instead of going through the API's no-op tracer.
+ */
+export const tracingOn = () => recording;
 
 /**
  * What the standard variables ask for: OTEL_SDK_DISABLED=true or OTEL_TRACES_EXPORTER=none turn
@@ -70,6 +78,7 @@ export async function initTracing(serviceName: string, options: TracingOptions =
   });
   // W3C traceparent/tracestate + baggage propagator and the AsyncLocalStorage context manager.
   provider.register();
+  recording = true;
   return {
     enabled: true,
     shutdown: (timeoutMs = 2_000) => {
@@ -106,12 +115,15 @@ export function injectTraceHeaders(headers: Record<string, string>, ctx: Context
   return headers;
 }
 
+const NOT_RECORDING: Span = trace.wrapSpanContext(INVALID_SPAN_CONTEXT);
+
 /** Runs fn in a child span of the active one; a thrown error marks the span failed. */
 export async function withSpan<T>(
   name: string,
   options: { kind?: SpanKind; attributes?: Attributes },
   fn: (span: Span) => Promise<T>,
 ): Promise<T> {
+  if (!recording) return fn(NOT_RECORDING);
   return tracer().startActiveSpan(name, { kind: options.kind ?? SpanKind.INTERNAL, attributes: options.attributes }, async (span) => {
     try {
       return await fn(span);
