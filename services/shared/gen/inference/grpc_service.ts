@@ -1258,7 +1258,7 @@ export const InferTensorContents: MessageFns<InferTensorContents> = {
               break;
             }
 
-            message.bytesContents.push(Buffer.from(reader.bytes()));
+            message.bytesContents.push(bytesView(reader.bytes()));
             continue;
           }
         }
@@ -1463,7 +1463,7 @@ export const ModelInferRequest: MessageFns<ModelInferRequest> = {
               break;
             }
 
-            message.rawInputContents.push(Buffer.from(reader.bytes()));
+            message.rawInputContents.push(bytesView(reader.bytes()));
             continue;
           }
         }
@@ -2250,7 +2250,7 @@ export const ModelInferResponse: MessageFns<ModelInferResponse> = {
               break;
             }
 
-            message.rawOutputContents.push(Buffer.from(reader.bytes()));
+            message.rawOutputContents.push(bytesView(reader.bytes()));
             continue;
           }
         }
@@ -2725,9 +2725,9 @@ export const GRPCInferenceServiceService = {
     path: "/inference.GRPCInferenceService/ServerLive" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ServerLiveRequest): Buffer => Buffer.from(ServerLiveRequest.encode(value).finish()),
+    requestSerialize: (value: ServerLiveRequest): Buffer => bytesView(ServerLiveRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ServerLiveRequest => ServerLiveRequest.decode(value),
-    responseSerialize: (value: ServerLiveResponse): Buffer => Buffer.from(ServerLiveResponse.encode(value).finish()),
+    responseSerialize: (value: ServerLiveResponse): Buffer => bytesView(ServerLiveResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServerLiveResponse => ServerLiveResponse.decode(value),
   },
   /** The server is ready to take inference requests. */
@@ -2735,9 +2735,9 @@ export const GRPCInferenceServiceService = {
     path: "/inference.GRPCInferenceService/ServerReady" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ServerReadyRequest): Buffer => Buffer.from(ServerReadyRequest.encode(value).finish()),
+    requestSerialize: (value: ServerReadyRequest): Buffer => bytesView(ServerReadyRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ServerReadyRequest => ServerReadyRequest.decode(value),
-    responseSerialize: (value: ServerReadyResponse): Buffer => Buffer.from(ServerReadyResponse.encode(value).finish()),
+    responseSerialize: (value: ServerReadyResponse): Buffer => bytesView(ServerReadyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ServerReadyResponse => ServerReadyResponse.decode(value),
   },
   /** One model (and optionally one version) is ready. */
@@ -2745,9 +2745,9 @@ export const GRPCInferenceServiceService = {
     path: "/inference.GRPCInferenceService/ModelReady" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ModelReadyRequest): Buffer => Buffer.from(ModelReadyRequest.encode(value).finish()),
+    requestSerialize: (value: ModelReadyRequest): Buffer => bytesView(ModelReadyRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ModelReadyRequest => ModelReadyRequest.decode(value),
-    responseSerialize: (value: ModelReadyResponse): Buffer => Buffer.from(ModelReadyResponse.encode(value).finish()),
+    responseSerialize: (value: ModelReadyResponse): Buffer => bytesView(ModelReadyResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelReadyResponse => ModelReadyResponse.decode(value),
   },
   /** A model's versions, platform and tensor signature. */
@@ -2755,10 +2755,10 @@ export const GRPCInferenceServiceService = {
     path: "/inference.GRPCInferenceService/ModelMetadata" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ModelMetadataRequest): Buffer => Buffer.from(ModelMetadataRequest.encode(value).finish()),
+    requestSerialize: (value: ModelMetadataRequest): Buffer => bytesView(ModelMetadataRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ModelMetadataRequest => ModelMetadataRequest.decode(value),
     responseSerialize: (value: ModelMetadataResponse): Buffer =>
-      Buffer.from(ModelMetadataResponse.encode(value).finish()),
+      bytesView(ModelMetadataResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelMetadataResponse => ModelMetadataResponse.decode(value),
   },
   /** Runs one inference. */
@@ -2766,9 +2766,9 @@ export const GRPCInferenceServiceService = {
     path: "/inference.GRPCInferenceService/ModelInfer" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ModelInferRequest): Buffer => Buffer.from(ModelInferRequest.encode(value).finish()),
+    requestSerialize: (value: ModelInferRequest): Buffer => bytesView(ModelInferRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ModelInferRequest => ModelInferRequest.decode(value),
-    responseSerialize: (value: ModelInferResponse): Buffer => Buffer.from(ModelInferResponse.encode(value).finish()),
+    responseSerialize: (value: ModelInferResponse): Buffer => bytesView(ModelInferResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ModelInferResponse => ModelInferResponse.decode(value),
   },
 } as const;
@@ -2924,4 +2924,9 @@ interface MessageFns<T> {
   toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
+}
+
+/** A Buffer over these bytes, not a copy (imageflow: scripts/gen-proto.ts). */
+function bytesView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -1339,9 +1339,9 @@ export const AiDetectionServiceService = {
     path: "/imageflow.v1.AiDetectionService/Detect" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: DetectRequest): Buffer => Buffer.from(DetectRequest.encode(value).finish()),
+    requestSerialize: (value: DetectRequest): Buffer => bytesView(DetectRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): DetectRequest => DetectRequest.decode(value),
-    responseSerialize: (value: DetectResponse): Buffer => Buffer.from(DetectResponse.encode(value).finish()),
+    responseSerialize: (value: DetectResponse): Buffer => bytesView(DetectResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): DetectResponse => DetectResponse.decode(value),
   },
   /** The models this service knows, from its model registry. */
@@ -1349,9 +1349,9 @@ export const AiDetectionServiceService = {
     path: "/imageflow.v1.AiDetectionService/ListModels" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ListModelsRequest): Buffer => Buffer.from(ListModelsRequest.encode(value).finish()),
+    requestSerialize: (value: ListModelsRequest): Buffer => bytesView(ListModelsRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ListModelsRequest => ListModelsRequest.decode(value),
-    responseSerialize: (value: ListModelsResponse): Buffer => Buffer.from(ListModelsResponse.encode(value).finish()),
+    responseSerialize: (value: ListModelsResponse): Buffer => bytesView(ListModelsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ListModelsResponse => ListModelsResponse.decode(value),
   },
 } as const;
@@ -1428,4 +1428,9 @@ interface MessageFns<T> {
   toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
+}
+
+/** A Buffer over these bytes, not a copy (imageflow: scripts/gen-proto.ts). */
+function bytesView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

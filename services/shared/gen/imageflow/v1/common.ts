@@ -301,7 +301,7 @@ export const ImageSource: MessageFns<ImageSource> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = bytesView(reader.bytes());
             continue;
           }
         }
@@ -556,7 +556,7 @@ export const OutputImage: MessageFns<OutputImage> = {
               break;
             }
 
-            message.data = Buffer.from(reader.bytes());
+            message.data = bytesView(reader.bytes());
             continue;
           }
           case 3: {
@@ -886,4 +886,9 @@ interface MessageFns<T> {
   toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
+}
+
+/** A Buffer over these bytes, not a copy (imageflow: scripts/gen-proto.ts). */
+function bytesView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -405,9 +405,9 @@ export const FilterServiceService = {
     path: "/imageflow.v1.FilterService/Filter" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: FilterRequest): Buffer => Buffer.from(FilterRequest.encode(value).finish()),
+    requestSerialize: (value: FilterRequest): Buffer => bytesView(FilterRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): FilterRequest => FilterRequest.decode(value),
-    responseSerialize: (value: FilterResponse): Buffer => Buffer.from(FilterResponse.encode(value).finish()),
+    responseSerialize: (value: FilterResponse): Buffer => bytesView(FilterResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FilterResponse => FilterResponse.decode(value),
   },
 } as const;
@@ -466,4 +466,9 @@ interface MessageFns<T> {
   toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
+}
+
+/** A Buffer over these bytes, not a copy (imageflow: scripts/gen-proto.ts). */
+function bytesView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }

@@ -389,9 +389,9 @@ export const ResizeServiceService = {
     path: "/imageflow.v1.ResizeService/Resize" as const,
     requestStream: false as const,
     responseStream: false as const,
-    requestSerialize: (value: ResizeRequest): Buffer => Buffer.from(ResizeRequest.encode(value).finish()),
+    requestSerialize: (value: ResizeRequest): Buffer => bytesView(ResizeRequest.encode(value).finish()),
     requestDeserialize: (value: Buffer): ResizeRequest => ResizeRequest.decode(value),
-    responseSerialize: (value: ResizeResponse): Buffer => Buffer.from(ResizeResponse.encode(value).finish()),
+    responseSerialize: (value: ResizeResponse): Buffer => bytesView(ResizeResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): ResizeResponse => ResizeResponse.decode(value),
   },
 } as const;
@@ -446,4 +446,9 @@ interface MessageFns<T> {
   toJSON(message: T): unknown;
   create(base?: DeepPartial<T>): T;
   fromPartial(object: DeepPartial<T>): T;
+}
+
+/** A Buffer over these bytes, not a copy (imageflow: scripts/gen-proto.ts). */
+function bytesView(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
