@@ -21,7 +21,7 @@ import { PHOTO_DIR, photos, type Photo, type PhotoName } from './lib/photos.js';
 import { table, targetLine, type Target } from './lib/report.js';
 import { startBenchStack, type BenchStack } from './lib/stack.js';
 import { runMemoryBench, type MemoryRow } from './memory.js';
-import { runPipelineBench, type PipelineRow } from './pipeline.js';
+import { fusedGatewayCall, runPipelineBench, type PipelineRow } from './pipeline.js';
 import { podPerStepRun, type ColdRun } from './pod-per-step.js';
 import type { SynthRow } from './synth.js';
 import { runTuningBench, type TuningRow } from './tuning.js';
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
       gateway: stack.gatewayUrl!,
       detector,
       photos: pipelinePhotos.map((n) => ({ photo: ph[n], key: keys[n]! })),
-      iterations: QUICK ? 3 : 6,
+      iterations: QUICK ? 3 : 10,
     });
     results.pipeline = pipeline;
     for (const r of pipeline) {
@@ -175,8 +175,24 @@ async function main(): Promise<void> {
     log('\n## 3. The seed\'s "before": a fresh Node process per step (spawn → load → read → process → write → exit)');
     const coldPhoto: PhotoName = '2mp.jpg';
     const coldRuns: ColdRun[] = [];
-    for (let i = 0; i < (QUICK ? 1 : 3); i++) coldRuns.push(await podPerStepRun(stack.storageEnv, keys[coldPhoto]!));
+    // The fused calls the ratio divides by are made between the cold runs, not taken from section
+    // 2: this machine's speed drifts over a run, and both sides should see the same stretch of it.
+    const fusedNearby: number[] = [];
+    const fusedCalls = async (n: number) => {
+      for (let j = 0; j < n; j++) {
+        const t0 = performance.now();
+        await fusedGatewayCall(stack!.gatewayUrl!, keys[coldPhoto]!);
+        fusedNearby.push(performance.now() - t0);
+      }
+    };
+    const coldRunCount = QUICK ? 1 : 3;
+    for (let i = 0; i < coldRunCount; i++) {
+      await fusedCalls(QUICK ? 2 : 4);
+      coldRuns.push(await podPerStepRun(stack.storageEnv, keys[coldPhoto]!));
+    }
+    await fusedCalls(QUICK ? 2 : 4);
     const coldTotal = median(coldRuns.map((r) => r.totalMs));
+    const fusedP50 = median(fusedNearby);
     const fusedRow = pipeline.find((r) => r.photo === coldPhoto)!;
     const stepNames = coldRuns[0].steps.map((s) => s.step);
     log(
@@ -188,16 +204,27 @@ async function main(): Promise<void> {
         }),
       ),
     );
-    const ratio = coldTotal / fusedRow.fused.p50;
-    log(`process per step: ${fmtMs(coldTotal)} ms (median of ${coldRuns.length}) vs fused /v1/pipeline p50 ${fmtMs(fusedRow.fused.p50)} ms → ${fmtX(ratio)}`);
-    results.podPerStep = { photo: coldPhoto, runs: coldRuns, medianTotalMs: coldTotal, fusedP50Ms: fusedRow.fused.p50, ratio, threeCallsRatio: coldTotal / fusedRow.threeCalls.p50 };
+    const ratio = coldTotal / fusedP50;
+    log(
+      `process per step: ${fmtMs(coldTotal)} ms (median of ${coldRuns.length}) vs fused /v1/pipeline p50 ${fmtMs(fusedP50)} ms ` +
+        `(${fusedNearby.length} calls between the cold runs; section 2's p50 was ${fmtMs(fusedRow.fused.p50)} ms) → ${fmtX(ratio)}`,
+    );
+    results.podPerStep = {
+      photo: coldPhoto,
+      runs: coldRuns,
+      medianTotalMs: coldTotal,
+      fusedP50Ms: fusedP50,
+      fusedSamplesMs: fusedNearby,
+      ratio,
+      threeCallsRatio: coldTotal / fusedRow.threeCalls.p50,
+    };
     targets.push({
       id: 'pod-per-step-ratio',
       description: `process-per-step ÷ fused pipeline, ${coldPhoto}`,
       measured: fmtX(ratio),
       bar: '≥ 20×',
       pass: ratio >= 20,
-      note: `${fmtMs(coldTotal)} ms vs ${fmtMs(fusedRow.fused.p50)} ms; Kubernetes scheduling and image pulls not included`,
+      note: `${fmtMs(coldTotal)} ms vs ${fmtMs(fusedP50)} ms; Kubernetes scheduling and image pulls not included`,
     });
 
     // ── 4. Memory ──────────────────────────────────────────────────────────────────────────────
