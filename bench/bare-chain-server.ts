@@ -10,10 +10,9 @@
 // The front answers POST /resize?width=N with the resized image.
 import http from 'node:http';
 import http2 from 'node:http2';
-import { configureSharp, encodeAs, keepFormat, openImage, readHeader, type CodecSettings } from '../services/shared/image-codec.js';
-import { applyResize } from '../services/resize/resize.js';
+import { configureSharp } from '../services/shared/image-codec.js';
+import { resizeInProcess } from './lib/inprocess.js';
 
-const CODEC: CodecSettings = { limitInputPixels: 50_000_000 };
 /** The services' HTTP/2 windows (GRPC_FLOW_CONTROL_WINDOW_BYTES), so no hop waits for window updates. */
 const WINDOW = 8 * 1024 * 1024;
 
@@ -45,18 +44,16 @@ function back(): void {
     const width = Number(new URL(String(headers[':path']), 'http://x').searchParams.get('width') ?? 1024);
     collect(stream, (framed) => {
       const data = framed.subarray(5);
-      readHeader(data, CODEC)
-        .then((header) => encodeAs(applyResize(openImage(data, CODEC), { width, fit: 'inside', withoutEnlargement: true }), keepFormat(header.format), 0).toBuffer())
-        .then(
-          (out) => {
-            stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
-            stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
-            const [prefix, message] = frame(out);
-            stream.write(prefix);
-            stream.end(message);
-          },
-          (err: unknown) => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '3', 'grpc-message': encodeURIComponent((err as Error).message) }, { endStream: true }),
-        );
+      resizeInProcess(data, { width, fit: 'inside', withoutEnlargement: true }).then(
+        (out) => {
+          stream.respond({ ':status': 200, 'content-type': 'application/grpc' }, { waitForTrailers: true });
+          stream.on('wantTrailers', () => stream.sendTrailers({ 'grpc-status': '0' }));
+          const [prefix, message] = frame(out);
+          stream.write(prefix);
+          stream.end(message);
+        },
+        (err: unknown) => stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': '3', 'grpc-message': encodeURIComponent((err as Error).message) }, { endStream: true }),
+      );
     });
   });
   server.listen(0, '127.0.0.1', () => ready('back', server));

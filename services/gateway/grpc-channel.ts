@@ -35,6 +35,8 @@ export interface ChannelOptions {
   readonly connectTimeoutMs?: number;
 }
 
+const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
 /** A failed call, shaped like grpc-js' ServiceError so errors.ts and the retry logic read it alike. */
 export class CallError extends Error {
   readonly metadata = {};
@@ -119,7 +121,7 @@ export class GrpcChannel {
       }
       this.connecting = this.connect().finally(() => (this.connecting = undefined));
     }
-    const timeout = Math.min(deadline - Date.now(), this.options.connectTimeoutMs ?? 5_000);
+    const timeout = Math.min(deadline - Date.now(), this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS);
     let timer: NodeJS.Timeout | undefined;
     try {
       return await Promise.race([
@@ -148,7 +150,8 @@ export class GrpcChannel {
         this.backoffMs = Math.min(this.options.maxBackoffMs, this.backoffMs * 2);
         reject(new CallError(status.UNAVAILABLE, `cannot connect to ${this.options.target}: ${err.message}`));
       };
-      const timer = setTimeout(() => fail(new Error(`no connection within ${this.options.connectTimeoutMs ?? 5_000} ms`)), this.options.connectTimeoutMs ?? 5_000);
+      const connectTimeoutMs = this.options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+      const timer = setTimeout(() => fail(new Error(`no connection within ${connectTimeoutMs} ms`)), connectTimeoutMs);
       session.once('error', (err) => {
         clearTimeout(timer);
         fail(err);

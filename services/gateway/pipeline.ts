@@ -211,10 +211,7 @@ export async function runPipeline(deps: PipelineDeps, request: PipelineRequest, 
             : outputSpec(undefined, OutputDelivery.OUTPUT_DELIVERY_STORE_AND_INLINE)
           : undefined;
         const msg = detectMessage(p.step, sourceOf(cur, draw), output);
-        const res: DetectMessageResponse = await requireUpstream(deps.upstreams, 'detection').call('detect',
-          msg,
-          deadlineFor(deps.deadlinesMs.detect),
-        );
+        const res: DetectMessageResponse = await requireUpstream(deps.upstreams, 'detection').call('detect', msg, deadlineFor(deps.deadlinesMs.detect));
         const found = detectionsOf(res);
         allDetections.push(...found);
         if (res.sidecar?.key) sidecar = { bucket: res.sidecar.bucket, key: res.sidecar.key };

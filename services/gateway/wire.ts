@@ -1,11 +1,12 @@
 // Request serializers that copy an inline image once. The generated ones (ts-proto over
-// @bufbuild/protobuf's BinaryWriter) copy the bytes three times before they are sent: into
-// the nested ImageSource when it is joined, into the whole message on finish(), and again in
-// Buffer.from(). For a 12 MB photo those copies cost more gateway CPU than everything else, and
-// their garbage drives old-space collections. Protobuf lets fields come in any order, so the
-// `source` field (1) carrying ImageSource.data (2) is written by hand in front of the rest of
-// the message, encoded without it: one concatenation, byte-for-byte the same fields — or none at
-// all when the image came in a body with headroom (headroom.ts).
+// @bufbuild/protobuf's BinaryWriter) copy the bytes twice before they are sent: into the nested
+// ImageSource when it is joined, and into the whole message on finish() (a third copy, in
+// Buffer.from(), is gone: scripts/gen-proto.ts makes it a view). For a 12 MB photo those copies
+// cost more gateway CPU than everything else, and their garbage drives old-space collections.
+// Protobuf lets fields come in any order, so the `source` field (1) carrying ImageSource.data
+// (2) is written by hand in front of the rest of the message, encoded without it: one
+// concatenation, byte-for-byte the same fields — or none at all when the image came in a body
+// with headroom (headroom.ts).
 import type { ImageSource } from '../shared/gen/imageflow/v1/common.js';
 import { claimHeadroom } from './headroom.js';
 

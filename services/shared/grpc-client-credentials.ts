@@ -1,6 +1,7 @@
-// TLS settings for callers of the gRPC services (the gateway), from the same variables the
-// services read (services/gateway/grpc-channel.ts uses them): with GRPC_TLS_CA_FILE the connection is TLS and verifies the server against that CA;
-// with GRPC_TLS_CERT_FILE + GRPC_TLS_KEY_FILE as well it presents a client certificate (mTLS).
+// TLS settings for callers of the gRPC services (the gateway's grpc-channel.ts), from the same
+// variables the services read: with GRPC_TLS_CA_FILE the connection is TLS and verifies the
+// server against that CA; with GRPC_TLS_CERT_FILE + GRPC_TLS_KEY_FILE as well it presents a
+// client certificate (mTLS).
 // Unset: plaintext, as before.
 import { readFileSync } from 'node:fs';
 import { ConfigError } from './config.js';
