@@ -11,6 +11,7 @@
 import http2 from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
 import { status } from '@grpc/grpc-js';
+import { trackSend } from './body-pool.js';
 
 export interface ChannelTls {
   readonly ca: Buffer;
@@ -295,8 +296,11 @@ export class GrpcChannel {
       const prefix = Buffer.allocUnsafe(5);
       prefix[0] = 0;
       prefix.writeUInt32BE(call.message.length, 1);
+      // end()'s callback comes after the socket wrote the message's last bytes, or with an error
+      // once the stream is destroyed (bytes may still be in flight: body-pool.ts never reuses them).
+      const sent = trackSend(call.message);
       stream.write(prefix);
-      stream.end(call.message);
+      stream.end(call.message, (err?: Error | null) => sent(!err));
     });
   }
 

@@ -63,6 +63,27 @@ export class GatewayMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'imageflow_gateway_' });
   }
 
+  /** The raw-body pool (body-pool.ts), read when scraped. */
+  observeBodyPool(pool: { readonly retainedBytes: number; readonly reuses: number }): void {
+    new Gauge({
+      name: 'imageflow_gateway_body_pool_retained_bytes',
+      help: 'Request-body memory kept for reuse',
+      registers: [this.registry],
+      collect() {
+        this.set(pool.retainedBytes);
+      },
+    });
+    new Counter({
+      name: 'imageflow_gateway_body_pool_reuses_total',
+      help: 'Request bodies read into reused memory',
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        this.inc(pool.reuses);
+      },
+    });
+  }
+
   setCircuitState(upstream: string, state: CircuitState): void {
     this.circuitState.set({ upstream }, CIRCUIT_STATE_VALUE[state]);
     this.circuitTransitions.inc({ upstream, state });

@@ -16,6 +16,7 @@ import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { readBodyWithHeadroom } from './headroom.js';
+import { BodyPool, DEFAULT_MAX_RETAINED_BYTES, release } from './body-pool.js';
 import { IMAGE_CONTENT_TYPE } from './raw-mode.js';
 import type { RouteDeps } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
@@ -74,7 +75,10 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   registerHttpTracing(app);
   app.setValidatorCompiler(validator);
   app.setSerializerCompiler(serializerCompiler);
-  app.addContentTypeParser(IMAGE_CONTENT_TYPE, (_request: unknown, payload: IncomingMessage) => readBodyWithHeadroom(payload, config.maxBodyBytes));
+  // Raw bodies reuse memory (body-pool.ts); it never keeps more than the bodies admitted at once.
+  const bodyPool = new BodyPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, config.maxInflightRequestBytes || Infinity) });
+  metrics.observeBodyPool(bodyPool);
+  app.addContentTypeParser(IMAGE_CONTENT_TYPE, (_request: unknown, payload: IncomingMessage) => readBodyWithHeadroom(payload, config.maxBodyBytes, bodyPool));
 
   const upstreams = createUpstreams(config, metrics, logger);
   app.addHook('onClose', async () => {
@@ -130,6 +134,9 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   });
   app.addHook('onResponse', async (request, reply) => {
     (request as { releaseBytes?: () => void }).releaseBytes?.();
+    // Answered: a pooled raw body goes back once its upstream writes are done too (not earlier:
+    // nothing before this hook knows the handler is through with it).
+    release(request.body);
     metrics.inFlight.dec();
     const route = request.routeOptions.url ?? 'unmatched';
     const labels = { route, method: request.method, status: String(reply.statusCode) };

@@ -1,11 +1,13 @@
 // Bodies read with room in front (services/gateway/headroom.ts) and the request serializer that
 // writes the other protobuf fields into that room (wire.ts): the bytes on the wire decode to the
 // same message as the generated encoder's, the room is used once only, and the body reader keeps
-// Fastify's limits and errors. Bodies arrive over a real loopback HTTP server.
+// Fastify's limits and errors; with a pool (body-pool.ts), reused memory exposes only the new
+// body and buffers never handed out go back. Bodies arrive over a real loopback HTTP server.
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HEADROOM_BYTES, claimHeadroom, decodeBase64WithHeadroom, readBodyWithHeadroom } from '../../services/gateway/headroom.js';
+import { BodyPool, release } from '../../services/gateway/body-pool.js';
 import { inlineImageSerializer } from '../../services/gateway/wire.js';
 import { Fit, ResizeRequest } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { ImageFormat, OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js';
@@ -15,10 +17,12 @@ let server: Server;
 let base: string;
 /** What the reader made of the last request, or its error. */
 let handled: Promise<{ body?: Buffer; error?: { code?: string; statusCode?: number } }>;
+/** The pool the reader takes memory from (none: plain allocations). */
+let pool: BodyPool | undefined;
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
-    handled = readBodyWithHeadroom(req, LIMIT).then(
+    handled = readBodyWithHeadroom(req, LIMIT, pool).then(
       (body) => ({ body }),
       (error: { code?: string; statusCode?: number }) => ({ error }),
     );
@@ -81,6 +85,63 @@ describe('readBodyWithHeadroom', () => {
   it('refuses a chunked body once it passes the limit', async () => {
     const { error } = await send([bytes(LIMIT / 2), bytes(LIMIT / 2), bytes(10)]);
     expect(error).toMatchObject({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+  });
+});
+
+describe('readBodyWithHeadroom with a pool', () => {
+  const KiB = 1024;
+  afterEach(() => {
+    pool = undefined;
+  });
+
+  it('reuses memory that held a longer body: only the new body is exposed, and its wire bytes are exactly the message', async () => {
+    pool = new BodyPool();
+    const first = bytes(400_000, 11);
+    const { body: a } = await send([first], first.length);
+    expect(a!.equals(first)).toBe(true);
+    expect(a!.byteOffset).toBe(HEADROOM_BYTES);
+    expect(a!.buffer.byteLength).toBe(512 * KiB); // the size class of headroom + body
+    release(a);
+    expect(pool.retainedBytes).toBe(512 * KiB);
+
+    const second = bytes(300_000, 12);
+    const { body: b } = await send([second], second.length);
+    expect(b!.buffer).toBe(a!.buffer); // the same memory again...
+    expect([b!.byteOffset, b!.length]).toEqual([HEADROOM_BYTES, second.length]);
+    expect(b!.equals(second)).toBe(true); // ...holding only the new body...
+    // ...with the first body's bytes still behind it, where nothing reads them.
+    expect(Buffer.from(b!.buffer, HEADROOM_BYTES + 300_000, 100_000).equals(first.subarray(300_000))).toBe(true);
+    const wire = inlineImageSerializer(ResizeRequest)(message(b!));
+    expect(wire.buffer).toBe(b!.buffer); // sent from the headroom, no copy
+    expect(wire.byteOffset + wire.length).toBe(HEADROOM_BYTES + second.length);
+    const generated = ResizeRequest.encode(message(second)).finish();
+    expect(wire.length).toBe(generated.length); // not one byte more than the message...
+    expect(ResizeRequest.decode(wire)).toEqual(ResizeRequest.decode(generated)); // ...and the same message
+  });
+
+  it('grows a chunked body through pooled buffers and gives the outgrown ones back', async () => {
+    pool = new BodyPool();
+    const data = bytes(200_000, 13);
+    const { body } = await send([data.subarray(0, 50_000), data.subarray(50_000, 150_000), data.subarray(150_000)]);
+    expect(body!.equals(data)).toBe(true);
+    expect(body!.byteOffset).toBe(HEADROOM_BYTES);
+    expect(claimHeadroom(body!, 100)).toBeDefined();
+    // The first guess (64 KiB, in the 128 KiB class) was outgrown and is back; the body's memory is not.
+    expect(pool.retainedBytes).toBeGreaterThanOrEqual(128 * KiB);
+    expect(pool.acquire(HEADROOM_BYTES + 64 * KiB).length).toBe(128 * KiB);
+    expect(pool.reuses).toBe(1);
+    expect(pool.acquire(body!.buffer.byteLength).buffer).not.toBe(body!.buffer);
+  });
+
+  it('gives the memory of a refused body back at once', async () => {
+    pool = new BodyPool();
+    const { error } = await send([bytes(LIMIT / 2), bytes(LIMIT / 2), bytes(10)]);
+    expect(error).toMatchObject({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
+    // Every buffer it used is back (nobody released it: it was never handed out), the last one a 2 MiB class.
+    expect(pool.retainedBytes).toBeGreaterThanOrEqual(2 * LIMIT);
+    const again = await send([bytes(LIMIT / 2), bytes(LIMIT / 2), bytes(10)]);
+    expect(again.error).toMatchObject({ statusCode: 413 });
+    expect(pool.reuses).toBeGreaterThan(0);
   });
 });
 
