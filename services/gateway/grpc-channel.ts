@@ -11,7 +11,7 @@
 import http2 from 'node:http2';
 import type { SecureContextOptions } from 'node:tls';
 import { status } from '@grpc/grpc-js';
-import { trackSend } from './body-pool.js';
+import { trackSend } from '../shared/buffer-pool.js';
 
 export interface ChannelTls {
   readonly ca: Buffer;

@@ -12,7 +12,7 @@
 // body (its size class), and holds an earlier request's bytes. Only the body's own bytes are
 // ever exposed, and wire.ts writes every headroom byte it sends.
 import type { IncomingMessage } from 'node:http';
-import { release, type BodyPool } from './body-pool.js';
+import { release, type BufferPool } from '../shared/buffer-pool.js';
 
 /** Room for every field of a request besides the image: output bucket and key (S3 keys are ≤ 1024 bytes), params. */
 export const HEADROOM_BYTES = 4096;
@@ -20,7 +20,7 @@ export const HEADROOM_BYTES = 4096;
 const claimable = new WeakMap<ArrayBufferLike, number>();
 
 /** `HEADROOM_BYTES` of free space followed by `length` bytes for the image (returned), from `pool` if given. */
-function allocate(length: number, pool?: BodyPool): Buffer {
+function allocate(length: number, pool?: BufferPool): Buffer {
   const bytes = HEADROOM_BYTES + length;
   const backing = pool ? pool.acquire(bytes) : Buffer.allocUnsafeSlow(bytes);
   const body = backing.subarray(HEADROOM_BYTES, bytes);
@@ -58,7 +58,7 @@ const lengthMismatch = () => httpError('FST_ERR_CTP_INVALID_CONTENT_LENGTH', 're
  * With a `pool`, the body's memory comes from it; whoever gets the body calls `release` on it
  * once the request is answered (server.ts), and buffers never handed out go back here.
  */
-export function readBodyWithHeadroom(request: IncomingMessage, limit: number, pool?: BodyPool): Promise<Buffer> {
+export function readBodyWithHeadroom(request: IncomingMessage, limit: number, pool?: BufferPool): Promise<Buffer> {
   const declared = Number(request.headers['content-length']);
   if (declared > limit) return Promise.reject(bodyTooLarge(limit));
   return new Promise((resolve, reject) => {

@@ -1,6 +1,7 @@
 // Prometheus metrics of the gateway (prom-client), in a registry of its own so that several
 // gateways can live in one process (tests, benchmarks).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { observeBufferPool } from '../shared/buffer-pool-metrics.js';
 import type { CircuitState } from './circuit-breaker.js';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -64,24 +65,8 @@ export class GatewayMetrics {
   }
 
   /** The raw-body pool (body-pool.ts), read when scraped. */
-  observeBodyPool(pool: { readonly retainedBytes: number; readonly reuses: number }): void {
-    new Gauge({
-      name: 'imageflow_gateway_body_pool_retained_bytes',
-      help: 'Request-body memory kept for reuse',
-      registers: [this.registry],
-      collect() {
-        this.set(pool.retainedBytes);
-      },
-    });
-    new Counter({
-      name: 'imageflow_gateway_body_pool_reuses_total',
-      help: 'Request bodies read into reused memory',
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        this.inc(pool.reuses);
-      },
-    });
+  observeBufferPool(pool: { readonly retainedBytes: number; readonly reuses: number }): void {
+    observeBufferPool(this.registry, 'imageflow_gateway_body_pool', 'request bodies', pool);
   }
 
   setCircuitState(upstream: string, state: CircuitState): void {

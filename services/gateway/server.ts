@@ -16,7 +16,7 @@ import type { GatewayConfig } from './config.js';
 import { GatewayError, errorBody, toGatewayError, unavailable } from './errors.js';
 import { GatewayMetrics } from './metrics.js';
 import { readBodyWithHeadroom } from './headroom.js';
-import { BodyPool, DEFAULT_MAX_RETAINED_BYTES, release } from './body-pool.js';
+import { BufferPool, DEFAULT_MAX_RETAINED_BYTES, release } from '../shared/buffer-pool.js';
 import { IMAGE_CONTENT_TYPE } from './raw-mode.js';
 import type { RouteDeps } from './routes/context.js';
 import { healthRoutes } from './routes/health.js';
@@ -76,8 +76,8 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   app.setValidatorCompiler(validator);
   app.setSerializerCompiler(serializerCompiler);
   // Raw bodies reuse memory (body-pool.ts); it never keeps more than the bodies admitted at once.
-  const bodyPool = new BodyPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, config.maxInflightRequestBytes || Infinity) });
-  metrics.observeBodyPool(bodyPool);
+  const bodyPool = new BufferPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, config.maxInflightRequestBytes || Infinity) });
+  metrics.observeBufferPool(bodyPool);
   app.addContentTypeParser(IMAGE_CONTENT_TYPE, (_request: unknown, payload: IncomingMessage) => readBodyWithHeadroom(payload, config.maxBodyBytes, bodyPool));
 
   const upstreams = createUpstreams(config, metrics, logger);

@@ -1,7 +1,8 @@
 // The lifecycle every gRPC process shares: bind, health (grpc.health.v1), reflection, optional
-// mTLS, per-call logging/error mapping/bounded concurrency, and a graceful drain.
+// mTLS, per-call logging/error mapping/bounded concurrency (the same core for grpc-js and the fast
+// path of grpc-fast-unary.ts), and a graceful drain.
 import { readFileSync } from 'node:fs';
-import type { Http2Server, ServerHttp2Session } from 'node:http2';
+import type { Http2Server, IncomingHttpHeaders, ServerHttp2Session } from 'node:http2';
 import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
@@ -9,6 +10,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
 import { toServiceError } from './errors.js';
+import type { BufferPool } from './buffer-pool.js';
+import { installFastUnary, type FastUnaryMethod, type UnaryCallHead, type UnaryOutcome } from './grpc-fast-unary.js';
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { serviceMetrics } from './metrics.js';
@@ -21,7 +24,6 @@ const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
 export interface CallContext {
   readonly requestId: string;
   readonly logger: Logger;
-  readonly metadata: grpc.Metadata;
   /** Milliseconds left before the caller's deadline (Infinity when none was set). */
   readonly remainingMs: () => number;
 }
@@ -60,22 +62,30 @@ export interface GrpcServerOptions {
    * @default HTTP/2's 65 535 bytes
    */
   readonly flowControlWindowBytes?: number;
+  /** Serve the services' unary methods from the HTTP/2 streams directly (grpc-fast-unary.ts). @default true */
+  readonly fastUnary?: boolean;
+  /** Reused memory for large request messages on the fast path. @default none: a fresh buffer each */
+  readonly messagePool?: BufferPool;
+}
+
+/**
+ * grpc-js' HTTP/2 servers, through its private map of them (1.14): the receive windows and the
+ * fast path need them. If a version drops the map, the service still works with grpc-js' defaults
+ * and says so at start-up (tests/services/process-tuning.test.ts fails first).
+ */
+function grpcJsHttp2Servers(server: grpc.Server, logger: Logger): Http2Server[] {
+  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
+  if (servers instanceof Map && servers.size > 0) return [...servers.keys()];
+  logger.warn({ grpcJs: 'http2Servers not found' }, 'cannot reach grpc-js\' HTTP/2 servers: default receive windows, no fast path');
+  return [];
 }
 
 /**
  * grpc-js has no server option for the HTTP/2 windows, so each new connection gets them here: a
  * SETTINGS frame raising every stream's window and a WINDOW_UPDATE raising the connection's.
- * The sessions are reached through grpc-js' private map of its HTTP/2 servers (1.14); if a
- * version drops it, the service still works with the default windows and says so at start-up
- * (tests/services/process-tuning.test.ts fails first).
  */
-function widenReceiveWindows(server: grpc.Server, bytes: number, logger: Logger): void {
-  const servers = (server as unknown as { http2Servers?: Map<Http2Server, unknown> }).http2Servers;
-  if (!(servers instanceof Map) || servers.size === 0) {
-    logger.warn({ grpcJs: 'http2Servers not found' }, 'cannot widen HTTP/2 receive windows; large requests will be slower');
-    return;
-  }
-  for (const http2Server of servers.keys()) {
+function widenReceiveWindows(http2Servers: readonly Http2Server[], bytes: number, logger: Logger): void {
+  for (const http2Server of http2Servers) {
     http2Server.on('session', (session: ServerHttp2Session) => {
       try {
         session.settings({ initialWindowSize: bytes });
@@ -104,6 +114,8 @@ export class GrpcServerHost {
       // Clients such as the gateway keep channels open; accept their keepalive pings.
       'grpc.keepalive_permit_without_calls': 1,
       'grpc.http2.min_ping_interval_without_data_ms': 10_000,
+      // Per-call bookkeeping for a channelz service nobody runs here.
+      'grpc.enable_channelz': 0,
       ...(options.maxConcurrentStreams ? { 'grpc.max_concurrent_streams': options.maxConcurrentStreams } : {}),
     });
     const status = options.initialStatus ?? 'SERVING';
@@ -125,7 +137,16 @@ export class GrpcServerHost {
     const port = await new Promise<number>((resolve, reject) =>
       server.bindAsync(`${options.host}:${options.port}`, credentials, (err, bound) => (err ? reject(err) : resolve(bound))),
     );
-    if (options.flowControlWindowBytes) widenReceiveWindows(server, options.flowControlWindowBytes, options.logger);
+    const http2Servers = grpcJsHttp2Servers(server, options.logger);
+    if (options.flowControlWindowBytes) widenReceiveWindows(http2Servers, options.flowControlWindowBytes, options.logger);
+    if (options.fastUnary ?? true) {
+      installFastUnary(http2Servers, fastUnaryMethods(options.services), {
+        maxReceiveBytes: options.maxMessageBytes,
+        maxSendBytes: options.maxMessageBytes,
+        logger: options.logger,
+        pool: options.messagePool,
+      });
+    }
     return new GrpcServerHost(server, port, health, healthNames, options.logger);
   }
 
@@ -157,37 +178,37 @@ export interface UnaryOptions {
   readonly limiter?: Limiter;
 }
 
+/** The transport-independent part of a unary method, which the fast path (grpc-fast-unary.ts) calls. */
+const UNARY_CORE = Symbol('imageflow.unaryCore');
+type UnaryHandler<Req, Res> = grpc.handleUnaryCall<Req, Res> & { readonly [UNARY_CORE]: (request: Req, head: UnaryCallHead) => Promise<UnaryOutcome<Res>> };
+
 /**
- * Adapts an async handler to grpc-js: request id from metadata (or a new one), one log line per
- * call, errors mapped to status codes, concurrency bounded by the limiter, a server span in the
- * caller's trace when tracing is on (W3C context from metadata) and Prometheus
- * duration/count/in-flight series.
+ * Adapts an async handler to a gRPC method: request id from metadata (or a new one), one log line
+ * per call, errors mapped to status codes, concurrency bounded by the limiter, a server span in
+ * the caller's trace when tracing is on (W3C context from metadata) and Prometheus
+ * duration/count/in-flight series. The same core serves grpc-js and the fast path.
  */
 export function unary<Req, Res>(
   method: string,
   options: UnaryOptions,
   handler: (request: Req, ctx: CallContext) => Promise<Res>,
-): grpc.handleUnaryCall<Req, Res> {
-  return (call, callback) => {
+): UnaryHandler<Req, Res> {
+  const core = async (request: Req, head: UnaryCallHead): Promise<UnaryOutcome<Res>> => {
     const started = performance.now();
     // '/imageflow.v1.ResizeService/Resize' names the span and the metric series.
-    const path = typeof call.getPath === 'function' ? call.getPath() : `/${method}`;
-    const fullMethod = path.replace(/^\//, '') || method;
+    const fullMethod = head.path.replace(/^\//, '') || method;
     const metrics = serviceMetrics();
     metrics.inFlight.inc({ method: fullMethod });
     // Caller-chosen, so bounded and printable before it reaches every log line and span.
-    const given = String(call.metadata.get(REQUEST_ID_HEADER)[0] ?? '');
+    const given = String(head.headers[REQUEST_ID_HEADER] ?? '');
     const requestId = /^[\w.:@/+=-]{1,128}$/.test(given) ? given : randomUUID();
-    const traced = tracingOn() ? serverSpan(call.metadata, fullMethod, requestId) : undefined;
+    const traced = tracingOn() ? serverSpan(grpc.Metadata.fromHttp2Headers(head.headers), fullMethod, requestId) : undefined;
     const traceId = traced && activeTraceId(traced.context);
     const logger = options.logger.child(traceId ? { requestId, method, traceId } : { requestId, method });
-    const deadline = call.getDeadline();
-    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     const ctx: CallContext = {
       requestId,
       logger,
-      metadata: call.metadata,
-      remainingMs: () => (Number.isFinite(deadlineMs) && deadlineMs > 0 ? deadlineMs - Date.now() : Infinity),
+      remainingMs: () => (Number.isFinite(head.deadline) ? head.deadline - Date.now() : Infinity),
     };
     const finish = (code: grpc.status) => {
       const name = grpc.status[code] ?? String(code);
@@ -198,27 +219,52 @@ export function unary<Req, Res>(
       traced?.span.setAttribute('rpc.grpc.status_code', code);
       traced?.span.end();
     };
-    const run = () => handler(call.request, ctx);
-    const limited = () => (options.limiter ? options.limiter.run(run, inlineBytes(call.request)) : run());
-    // The handler (and the storage/inference calls it makes) runs inside the server span.
-    (traced ? otelContext.with(traced.context, limited) : limited()).then(
-      (response) => {
-        logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
-        finish(grpc.status.OK);
-        callback(null, response);
-      },
-      (err: unknown) => {
-        const se = toServiceError(err);
-        const level = se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN ? 'error' : 'warn';
-        logger[level]({ code: grpc.status[se.code], ms: round(performance.now() - started), err: se.message }, 'call failed');
-        // Server-side errors only: a caller's bad input is not this service failing.
-        if (traced && SERVER_FAULTS.has(se.code)) failSpan(traced.span, se);
-        else traced?.span.setAttribute('imageflow.error', se.message);
-        finish(se.code);
-        callback(boundedDetails(se.toGrpc()) as grpc.ServiceError);
-      },
+    const run = () => handler(request, ctx);
+    const limited = () => (options.limiter ? options.limiter.run(run, inlineBytes(request)) : run());
+    try {
+      // The handler (and the storage/inference calls it makes) runs inside the server span.
+      const value = await (traced ? otelContext.with(traced.context, limited) : limited());
+      logger.info({ code: 'OK', ms: round(performance.now() - started) }, 'call done');
+      finish(grpc.status.OK);
+      return { ok: true, value };
+    } catch (err) {
+      const se = toServiceError(err);
+      const level = se.code === grpc.status.INTERNAL || se.code === grpc.status.UNKNOWN ? 'error' : 'warn';
+      logger[level]({ code: grpc.status[se.code], ms: round(performance.now() - started), err: se.message }, 'call failed');
+      // Server-side errors only: a caller's bad input is not this service failing.
+      if (traced && SERVER_FAULTS.has(se.code)) failSpan(traced.span, se);
+      else traced?.span.setAttribute('imageflow.error', se.message);
+      finish(se.code);
+      return { ok: false, code: se.code, details: boundedDetails(se.message) };
+    }
+  };
+  const grpcJs: grpc.handleUnaryCall<Req, Res> = (call, callback) => {
+    const deadline = call.getDeadline();
+    const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
+    const head: UnaryCallHead = {
+      path: typeof call.getPath === 'function' ? call.getPath() : `/${method}`,
+      // Values may be arrays here; the core reads them with String() and fromHttp2Headers, which take both.
+      headers: call.metadata.toHttp2Headers() as IncomingHttpHeaders,
+      deadline: Number.isFinite(deadlineMs) && deadlineMs > 0 ? deadlineMs : Infinity,
+    };
+    void core(call.request, head).then((outcome) =>
+      outcome.ok ? callback(null, outcome.value) : callback({ code: outcome.code, details: outcome.details, metadata: new grpc.Metadata() } as grpc.ServiceError),
     );
   };
+  return Object.assign(grpcJs, { [UNARY_CORE]: core });
+}
+
+/** The fast path's table: every unary method of these services whose handler unary() made. */
+export function fastUnaryMethods(services: readonly ServiceRegistration[]): Map<string, FastUnaryMethod> {
+  const methods = new Map<string, FastUnaryMethod>();
+  for (const s of services) {
+    for (const [name, def] of Object.entries(s.definition)) {
+      const core = (s.implementation[name] as Partial<UnaryHandler<unknown, unknown>> | undefined)?.[UNARY_CORE];
+      if (!core || def.requestStream || def.responseStream) continue;
+      methods.set(def.path, { decode: def.requestDeserialize, encode: def.responseSerialize, run: core });
+    }
+  }
+  return methods;
 }
 
 /** A server span continuing the caller's trace (W3C context from the metadata), and its context. */
@@ -238,9 +284,9 @@ function serverSpan(metadata: grpc.Metadata, fullMethod: string, requestId: stri
  * class names) grew past the peer's header limit and hung the connection for every later call.
  */
 const MAX_DETAILS_CHARS = 2_048;
-function boundedDetails<T extends { details?: string }>(e: T): T {
-  if (!e.details || e.details.length <= MAX_DETAILS_CHARS) return e;
-  return { ...e, details: `${e.details.slice(0, MAX_DETAILS_CHARS)}… (${e.details.length - MAX_DETAILS_CHARS} more characters)` };
+function boundedDetails(details: string): string {
+  if (details.length <= MAX_DETAILS_CHARS) return details;
+  return `${details.slice(0, MAX_DETAILS_CHARS)}… (${details.length - MAX_DETAILS_CHARS} more characters)`;
 }
 
 /** Size of the inline image a request carries (ImageSource.data, shared by every image call). */

@@ -9,6 +9,8 @@ import { configureSharp } from './image-codec.js';
 import type { ImageContext } from './image-io.js';
 import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
 import { Gauge, type Registry } from 'prom-client';
+import { BufferPool, DEFAULT_MAX_RETAINED_BYTES } from './buffer-pool.js';
+import { observeBufferPool } from './buffer-pool-metrics.js';
 import { Limiter } from './limiter.js';
 import { PixelBudget } from './pixel-budget.js';
 import { initServiceMetrics } from './metrics.js';
@@ -32,6 +34,8 @@ export const imageServiceEnvShape = {
   MAX_INFLIGHT_REQUEST_BYTES: envInt(256 * 1024 * 1024, 0),
   /** HTTP/2 streams one client connection may have open; 0 = grpc-js default (unbounded). */
   GRPC_MAX_CONCURRENT_STREAMS: envInt(0, 0, 100_000),
+  /** Unary image calls straight from the HTTP/2 streams instead of through grpc-js' call path (grpc-fast-unary.ts). */
+  GRPC_FAST_UNARY: envBool(true),
   SHARP_CONCURRENCY: envInt(0, 0, 64),
   SHARP_CACHE_MB: envInt(50, 0, 4096),
   GRPC_TLS_CERT_FILE: envOptionalString(),
@@ -152,6 +156,9 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
   const metrics = initServiceMetrics(spec.name);
   metrics.trackLimiter(limiter);
   if (images.pixels) trackPixelBudget(images.pixels, metrics.registry);
+  // Kept memory never exceeds what the limiter lets calls hold anyway.
+  const messagePool = new BufferPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, parsed.MAX_INFLIGHT_REQUEST_BYTES || Infinity) });
+  observeBufferPool(metrics.registry, 'imageflow_message_pool', 'request messages', messagePool);
   const built = await spec.create({ env: parsed, logger, images, limiter });
   const host = await GrpcServerHost.start({
     name: spec.name,
@@ -165,6 +172,8 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     initialStatus: built.ready ? 'NOT_SERVING' : 'SERVING',
     maxConcurrentStreams: parsed.GRPC_MAX_CONCURRENT_STREAMS || undefined,
     flowControlWindowBytes: parsed.GRPC_FLOW_CONTROL_WINDOW_BYTES,
+    fastUnary: parsed.GRPC_FAST_UNARY,
+    messagePool,
   });
   built.ready?.then(
     () => {

@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { status } from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { BodyPool, MIN_CLASS_BYTES, release, sizeClass, trackSend } from '../../services/gateway/body-pool.js';
+import { BufferPool, MIN_CLASS_BYTES, release, sizeClass, trackSend } from '../../services/shared/buffer-pool.js';
 import { CallError, GrpcChannel } from '../../services/gateway/grpc-channel.js';
 import { encodeAs, openImage } from '../../services/shared/image-codec.js';
 import { applyResize } from '../../services/resize/resize.js';
@@ -28,14 +28,14 @@ const MiB = 1024 * KiB;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until the pool keeps `bytes` (the memory came back), failing after `withinMs`. */
-async function retains(pool: BodyPool, bytes: number, withinMs = 5_000): Promise<void> {
+async function retains(pool: BufferPool, bytes: number, withinMs = 5_000): Promise<void> {
   await eventually('pool retains the memory', async () => pool.retainedBytes, (v) => v === bytes, withinMs, 20);
 }
 
-describe('BodyPool', () => {
+describe('BufferPool', () => {
   it('hands out power-of-two size classes from 64 KiB, and the same memory again once released', () => {
     expect([1, 64 * KiB, 64 * KiB + 1, 3 * MiB, 4 * MiB].map(sizeClass)).toEqual([64 * KiB, 64 * KiB, 128 * KiB, 4 * MiB, 4 * MiB]);
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const a = pool.acquire(1);
     const b = pool.acquire(64 * KiB + 1);
     expect([a.length, b.length, a.byteOffset]).toEqual([MIN_CLASS_BYTES, 128 * KiB, 0]);
@@ -49,7 +49,7 @@ describe('BodyPool', () => {
   });
 
   it('does not pool a class over the cap, nor keep more than maxRetainedBytes in total', () => {
-    const pool = new BodyPool({ maxRetainedBytes: 3 * MiB, maxClassBytes: 2 * MiB });
+    const pool = new BufferPool({ maxRetainedBytes: 3 * MiB, maxClassBytes: 2 * MiB });
     const big = pool.acquire(2 * MiB + 1);
     expect(big.length).toBe(2 * MiB + 1); // exactly what was asked: a plain allocation
     release(big);
@@ -62,11 +62,11 @@ describe('BodyPool', () => {
     expect(pool.acquire(MiB).buffer).toBe(y.buffer);
     expect(pool.acquire(MiB).buffer).not.toBe(z.buffer);
     // A class larger than everything the pool may keep is never pooled either.
-    expect(new BodyPool({ maxRetainedBytes: MiB }).acquire(MiB + 1).length).toBe(MiB + 1);
+    expect(new BufferPool({ maxRetainedBytes: MiB }).acquire(MiB + 1).length).toBe(MiB + 1);
   });
 
   it('drops what it keeps after idleMs without an acquire, and keeps it while acquires come', async () => {
-    const pool = new BodyPool({ idleMs: 1_000 });
+    const pool = new BufferPool({ idleMs: 1_000 });
     const first = pool.acquire(1000);
     release(first);
     let last = first;
@@ -84,7 +84,7 @@ describe('BodyPool', () => {
   });
 
   it('takes memory back once: a second release, or a late one after reuse, is ignored', () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const body = pool.acquire(1000).subarray(10, 1000);
     release(body);
     release(body);
@@ -102,7 +102,7 @@ describe('BodyPool', () => {
 
 describe('release and trackSend', () => {
   it('memory goes back once released and written, whichever comes last', () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const a = pool.acquire(1000);
     const sentA = trackSend(a.subarray(0, 500));
     release(a);
@@ -118,7 +118,7 @@ describe('release and trackSend', () => {
   });
 
   it('a retry is one more tracked write: the memory goes back only after both', () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const body = pool.acquire(1000);
     const first = trackSend(body);
     const retry = trackSend(body);
@@ -131,7 +131,7 @@ describe('release and trackSend', () => {
   });
 
   it('a failed write keeps the memory out of the pool for good', () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const body = pool.acquire(1000);
     const failed = trackSend(body);
     const ok = trackSend(body);
@@ -334,7 +334,7 @@ describe('GrpcChannel with pooled bodies', () => {
   };
   const unary = (message: Uint8Array, deadlineMs = 10_000) => ({ path: '/t.T/Echo', message, metadata: {}, deadline: Date.now() + deadlineMs });
   /** A pooled body of `size` random bytes, as the gateway's reader hands them out. */
-  const pooledBody = (pool: BodyPool, size: number) => {
+  const pooledBody = (pool: BufferPool, size: number) => {
     const body = pool.acquire(size).subarray(0, size);
     randomBytes(size).copy(body);
     return body;
@@ -346,7 +346,7 @@ describe('GrpcChannel with pooled bodies', () => {
     );
 
   it('a body goes back once its call was written and it was released, and the next body reuses it', async () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const body = pooledBody(pool, 300 * KiB);
     const echoed = await channel(grpcPort).call(unary(body));
     expect(echoed.equals(body)).toBe(true);
@@ -357,7 +357,7 @@ describe('GrpcChannel with pooled bodies', () => {
   });
 
   it('a body released while its upload is held up by flow control goes back only after the write', async () => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const held = await startHeldServer();
     const body = pooledBody(pool, 3 * MiB);
     const answered = channel(held.port).call(unary(body));
@@ -385,7 +385,7 @@ describe('GrpcChannel with pooled bodies', () => {
     ],
   ];
   it.each(failures)('a failed write never gives the memory back: %s', async (_what, start, deadlineMs, code) => {
-    const pool = new BodyPool();
+    const pool = new BufferPool();
     const { port, kill } = await start();
     const body = pooledBody(pool, 3 * MiB);
     const outcome = codeOf(channel(port).call(unary(body, deadlineMs)));

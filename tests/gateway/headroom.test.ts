@@ -7,7 +7,7 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HEADROOM_BYTES, claimHeadroom, decodeBase64WithHeadroom, readBodyWithHeadroom } from '../../services/gateway/headroom.js';
-import { BodyPool, release } from '../../services/gateway/body-pool.js';
+import { BufferPool, release } from '../../services/shared/buffer-pool.js';
 import { inlineImageSerializer } from '../../services/gateway/wire.js';
 import { Fit, ResizeRequest } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { ImageFormat, OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js';
@@ -18,7 +18,7 @@ let base: string;
 /** What the reader made of the last request, or its error. */
 let handled: Promise<{ body?: Buffer; error?: { code?: string; statusCode?: number } }>;
 /** The pool the reader takes memory from (none: plain allocations). */
-let pool: BodyPool | undefined;
+let pool: BufferPool | undefined;
 
 beforeAll(async () => {
   server = createServer((req: IncomingMessage, res) => {
@@ -95,7 +95,7 @@ describe('readBodyWithHeadroom with a pool', () => {
   });
 
   it('reuses memory that held a longer body: only the new body is exposed, and its wire bytes are exactly the message', async () => {
-    pool = new BodyPool();
+    pool = new BufferPool();
     const first = bytes(400_000, 11);
     const { body: a } = await send([first], first.length);
     expect(a!.equals(first)).toBe(true);
@@ -120,7 +120,7 @@ describe('readBodyWithHeadroom with a pool', () => {
   });
 
   it('grows a chunked body through pooled buffers and gives the outgrown ones back', async () => {
-    pool = new BodyPool();
+    pool = new BufferPool();
     const data = bytes(200_000, 13);
     const { body } = await send([data.subarray(0, 50_000), data.subarray(50_000, 150_000), data.subarray(150_000)]);
     expect(body!.equals(data)).toBe(true);
@@ -134,7 +134,7 @@ describe('readBodyWithHeadroom with a pool', () => {
   });
 
   it('gives the memory of a refused body back at once', async () => {
-    pool = new BodyPool();
+    pool = new BufferPool();
     const { error } = await send([bytes(LIMIT / 2), bytes(LIMIT / 2), bytes(10)]);
     expect(error).toMatchObject({ code: 'FST_ERR_CTP_BODY_TOO_LARGE', statusCode: 413 });
     // Every buffer it used is back (nobody released it: it was never handed out), the last one a 2 MiB class.
