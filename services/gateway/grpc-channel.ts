@@ -297,7 +297,7 @@ export class GrpcChannel {
       prefix[0] = 0;
       prefix.writeUInt32BE(call.message.length, 1);
       // end()'s callback comes after the socket wrote the message's last bytes, or with an error
-      // once the stream is destroyed (bytes may still be in flight: body-pool.ts never reuses them).
+      // once the stream is destroyed (bytes may still be in flight: buffer-pool.ts never reuses them).
       const sent = trackSend(call.message);
       stream.write(prefix);
       stream.end(call.message, (err?: Error | null) => sent(!err));
