@@ -8,7 +8,7 @@
 // the call's stream has written it, so a second call on the same image (a retry, or two steps on one input)
 // writing different fields into the same bytes could change what the first one sends.
 //
-// Raw bodies come from a pool (body-pool.ts) when one is given: the memory is larger than the
+// Raw bodies come from a pool (../shared/buffer-pool.ts) when one is given: the memory is larger than the
 // body (its size class), and holds an earlier request's bytes. Only the body's own bytes are
 // ever exposed, and wire.ts writes every headroom byte it sends.
 import type { IncomingMessage } from 'node:http';

@@ -64,7 +64,7 @@ export class GatewayMetrics {
     if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: this.registry, prefix: 'imageflow_gateway_' });
   }
 
-  /** The raw-body pool (body-pool.ts), read when scraped. */
+  /** The raw-body pool (../shared/buffer-pool.ts), read when scraped. */
   observeBufferPool(pool: { readonly retainedBytes: number; readonly reuses: number }): void {
     observeBufferPool(this.registry, 'imageflow_gateway_body_pool', 'request bodies', pool);
   }

@@ -75,7 +75,7 @@ export async function buildGateway(config: GatewayConfig, options: BuildOptions 
   registerHttpTracing(app);
   app.setValidatorCompiler(validator);
   app.setSerializerCompiler(serializerCompiler);
-  // Raw bodies reuse memory (body-pool.ts); it never keeps more than the bodies admitted at once.
+  // Raw bodies reuse memory (../shared/buffer-pool.ts); it never keeps more than the bodies admitted at once.
   const bodyPool = new BufferPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, config.maxInflightRequestBytes || Infinity) });
   metrics.observeBufferPool(bodyPool);
   app.addContentTypeParser(IMAGE_CONTENT_TYPE, (_request: unknown, payload: IncomingMessage) => readBodyWithHeadroom(payload, config.maxBodyBytes, bodyPool));

@@ -1,4 +1,4 @@
-// The raw-body pool (services/gateway/body-pool.ts): size classes, the cap, the idle drop, one
+// The raw-body pool (services/shared/buffer-pool.ts): size classes, the cap, the idle drop, one
 // return per loan; memory goes back only once released (answered) and written, never after a
 // failed write; node:http2's end() callback, which grpc-channel.ts passes on, behaves as the pool
 // relies on; and concurrent raw requests through the real gateway and resize service each get

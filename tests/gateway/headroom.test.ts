@@ -1,7 +1,7 @@
 // Bodies read with room in front (services/gateway/headroom.ts) and the request serializer that
 // writes the other protobuf fields into that room (wire.ts): the bytes on the wire decode to the
 // same message as the generated encoder's, the room is used once only, and the body reader keeps
-// Fastify's limits and errors; with a pool (body-pool.ts), reused memory exposes only the new
+// Fastify's limits and errors; with a pool (services/shared/buffer-pool.ts), reused memory exposes only the new
 // body and buffers never handed out go back. Bodies arrive over a real loopback HTTP server.
 import { createServer, request as httpRequest, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
