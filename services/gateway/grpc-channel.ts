@@ -140,7 +140,15 @@ export class GrpcChannel {
     const { tls, windowBytes } = this.options;
     const secure: SecureContextOptions = tls ? { ca: tls.ca, cert: tls.cert, key: tls.key } : {};
     return new Promise((resolve, reject) => {
-      const session = http2.connect(this.authority, { ...secure, settings: { initialWindowSize: windowBytes, enablePush: false } });
+      const session = http2.connect(this.authority, {
+        ...secure,
+        settings: { initialWindowSize: windowBytes, enablePush: false },
+        // Node counts queued upload bytes against this (10 MB by default) and, past it, resets
+        // every stream whose answer arrives with ENHANCE_YOUR_CALM: eight 12 MP uploads waiting
+        // on flow control were enough. The gateway's byte budget bounds uploads instead (as
+        // grpc-js does on its servers).
+        maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      });
       let failed = false;
       const fail = (err: Error) => {
         if (failed) return;

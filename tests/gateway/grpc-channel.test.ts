@@ -393,3 +393,39 @@ describe('GrpcChannel against an HTTP/2 server that is not gRPC', () => {
     await expectCode(c.call(call('/t.T/Echo', Buffer.from('x'))), status.UNIMPLEMENTED, 5_000); // same connection, still up
   }, 15_000);
 });
+
+describe('GrpcChannel with many megabytes of uploads waiting on flow control', () => {
+  // Node counts a session's queued outbound bytes against its maxSessionMemory (10 MB by
+  // default) and, past it, resets any stream whose answer headers arrive with
+  // ENHANCE_YOUR_CALM: the gateway's byte budget bounds uploads, not this.
+  let server: http2.Http2Server;
+  let port: number;
+  const held: http2.ServerHttp2Stream[] = [];
+  beforeAll(async () => {
+    server = http2.createServer();
+    server.on('stream', (stream, headers) => {
+      stream.on('error', () => {});
+      if (headers[':path'] === '/t.T/Hold') {
+        stream.pause(); // never read: the upload stays queued at the client (64 KiB window)
+        held.push(stream);
+        return;
+      }
+      // Answers at once, before reading the upload (a trailers-only status).
+      stream.respond({ ':status': 200, 'content-type': 'application/grpc', 'grpc-status': String(status.FAILED_PRECONDITION), 'grpc-message': 'quick' }, { endStream: true });
+    });
+    port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  });
+  afterAll(async () => {
+    for (const s of held) s.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it("reads an answer while 12 MiB of other uploads wait, instead of resetting it", async () => {
+    const c = channel(port);
+    const hold = c.call(call('/t.T/Hold', Buffer.alloc(6 * MiB, 1), { deadline: Date.now() + 10_000 }));
+    hold.catch(() => {});
+    await new Promise((r) => setTimeout(r, 100));
+    const { error } = await expectCode(c.call(call('/t.T/Quick', Buffer.alloc(6 * MiB, 2))), status.FAILED_PRECONDITION, 5_000);
+    expect(error!.details).toBe('quick');
+  }, 20_000);
+});
