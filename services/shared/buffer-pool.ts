@@ -86,6 +86,10 @@ export class BufferPool {
       this.retained -= size;
       this.reused++;
     } else {
+      // A miss while other classes sit idle means the sizes changed; kept, their memory would
+      // stay resident beside every new allocation (a resize service held 12 MP buffers through
+      // a burst of 24 MP calls). A mixed load then pools less, never holds more.
+      if (this.retained > 0) this.clear();
       memory = Buffer.allocUnsafeSlow(size).buffer as ArrayBuffer;
     }
     const kept = memory;

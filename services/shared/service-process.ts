@@ -9,7 +9,7 @@ import { configureSharp } from './image-codec.js';
 import type { ImageContext } from './image-io.js';
 import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
 import { Gauge, type Registry } from 'prom-client';
-import { BufferPool, DEFAULT_MAX_RETAINED_BYTES } from './buffer-pool.js';
+import { BufferPool } from './buffer-pool.js';
 import { observeBufferPool } from './buffer-pool-metrics.js';
 import { Limiter } from './limiter.js';
 import { PixelBudget } from './pixel-budget.js';
@@ -44,6 +44,9 @@ export const imageServiceEnvShape = {
   /** Prometheus /metrics on this port (same host as gRPC); 0 picks a free one. */
   METRICS_PORT: envPort(9464),
 };
+/** Request-message memory a service keeps for reuse at most (grpc-fast-unary.ts). */
+const MESSAGE_POOL_BYTES = 64 * 1024 * 1024;
+
 export const ImageServiceEnv = z.object(imageServiceEnvShape);
 export type ImageServiceEnv = z.infer<typeof ImageServiceEnv>;
 
@@ -156,8 +159,9 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
   const metrics = initServiceMetrics(spec.name);
   metrics.trackLimiter(limiter);
   if (images.pixels) trackPixelBudget(images.pixels, metrics.registry);
-  // Kept memory never exceeds what the limiter lets calls hold anyway.
-  const messagePool = new BufferPool({ maxRetainedBytes: Math.min(DEFAULT_MAX_RETAINED_BYTES, parsed.MAX_INFLIGHT_REQUEST_BYTES || Infinity) });
+  // 64 MiB keeps eight 12 MP messages; kept memory also raises V8's external-memory baseline, so
+  // garbage piles higher before a collection (a 24 MP burst after 12 MP ones peaked higher).
+  const messagePool = new BufferPool({ maxRetainedBytes: Math.min(MESSAGE_POOL_BYTES, parsed.MAX_INFLIGHT_REQUEST_BYTES || Infinity) });
   observeBufferPool(metrics.registry, 'imageflow_message_pool', 'request messages', messagePool);
   const built = await spec.create({ env: parsed, logger, images, limiter });
   const host = await GrpcServerHost.start({

@@ -65,6 +65,22 @@ describe('BufferPool', () => {
     expect(new BufferPool({ maxRetainedBytes: MiB }).acquire(MiB + 1).length).toBe(MiB + 1);
   });
 
+  it('drops the other classes it keeps when a class misses (the sizes changed), not on a hit', () => {
+    const pool = new BufferPool();
+    const [small, mid] = [pool.acquire(MiB), pool.acquire(4 * MiB)];
+    release(small);
+    release(mid);
+    expect(pool.retainedBytes).toBe(5 * MiB);
+    const again = pool.acquire(MiB); // a hit: the 4 MiB class stays
+    expect(again.buffer).toBe(small.buffer);
+    expect(pool.retainedBytes).toBe(4 * MiB);
+    const big = pool.acquire(16 * MiB); // a miss: nothing idle is kept beside it
+    expect(pool.retainedBytes).toBe(0);
+    expect(pool.acquire(4 * MiB).buffer).not.toBe(mid.buffer);
+    release(big);
+    expect(pool.retainedBytes).toBe(16 * MiB);
+  });
+
   it('drops what it keeps after idleMs without an acquire, and keeps it while acquires come', async () => {
     const pool = new BufferPool({ idleMs: 1_000 });
     const first = pool.acquire(1000);

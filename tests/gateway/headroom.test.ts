@@ -126,9 +126,10 @@ describe('readBodyWithHeadroom with a pool', () => {
     expect(body!.equals(data)).toBe(true);
     expect(body!.byteOffset).toBe(HEADROOM_BYTES);
     expect(claimHeadroom(body!, 100)).toBeDefined();
-    // The first guess (64 KiB, in the 128 KiB class) was outgrown and is back; the body's memory is not.
-    expect(pool.retainedBytes).toBeGreaterThanOrEqual(128 * KiB);
-    expect(pool.acquire(HEADROOM_BYTES + 64 * KiB).length).toBe(128 * KiB);
+    // Guessed 64 KiB (128 KiB class), grown to 256 KiB, then 512 KiB: each outgrown buffer went
+    // back, and each growth (a miss) dropped the smaller one kept before it. The body's memory is not back.
+    expect(pool.retainedBytes).toBe(256 * KiB);
+    expect(pool.acquire(200 * KiB).length).toBe(256 * KiB);
     expect(pool.reuses).toBe(1);
     expect(pool.acquire(body!.buffer.byteLength).buffer).not.toBe(body!.buffer);
   });
@@ -141,7 +142,7 @@ describe('readBodyWithHeadroom with a pool', () => {
     expect(pool.retainedBytes).toBeGreaterThanOrEqual(2 * LIMIT);
     const again = await send([bytes(LIMIT / 2), bytes(LIMIT / 2), bytes(10)]);
     expect(again.error).toMatchObject({ statusCode: 413 });
-    expect(pool.reuses).toBeGreaterThan(0);
+    expect(pool.retainedBytes).toBeGreaterThanOrEqual(2 * LIMIT);
   });
 });
 
