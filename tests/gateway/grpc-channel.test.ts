@@ -400,14 +400,14 @@ describe('GrpcChannel with many megabytes of uploads waiting on flow control', (
   // ENHANCE_YOUR_CALM: the gateway's byte budget bounds uploads, not this.
   let server: http2.Http2Server;
   let port: number;
-  const held: http2.ServerHttp2Stream[] = [];
+  const sessions: http2.ServerHttp2Session[] = [];
   beforeAll(async () => {
     server = http2.createServer();
+    server.on('session', (session) => sessions.push(session));
     server.on('stream', (stream, headers) => {
       stream.on('error', () => {});
       if (headers[':path'] === '/t.T/Hold') {
         stream.pause(); // never read: the upload stays queued at the client (64 KiB window)
-        held.push(stream);
         return;
       }
       // Answers at once, before reading the upload (a trailers-only status).
@@ -416,7 +416,8 @@ describe('GrpcChannel with many megabytes of uploads waiting on flow control', (
     port = await new Promise<number>((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
   });
   afterAll(async () => {
-    for (const s of held) s.close();
+    // The held upload never ends on its own: drop its connection, or close() waits for it.
+    for (const s of sessions) s.destroy();
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
 
