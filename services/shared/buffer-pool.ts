@@ -5,9 +5,9 @@
 //
 // Memory goes back to the pool only when nothing can read it any more: its owner released it
 // (the request was answered, the call's handler finished, or the body was never handed out) and
-// no write of it to an upstream is in progress (the gateway's grpc-channel.ts tracks each one). A write that ended in an error may
-// still be read by the native side, so that memory is never pooled again (nor is memory whose
-// write never reports back); the GC frees it.
+// no write of it to an upstream is in progress (the gateway's grpc-channel.ts tracks each one).
+// A write that ended in an error may still be read by the native side, so that memory is never
+// pooled again (nor is memory whose write never reports back); the GC frees it.
 
 const MiB = 1024 * 1024;
 
