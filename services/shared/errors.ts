@@ -1,6 +1,6 @@
 // Errors travel as gRPC status codes with a message that says what to change; never as an OK
 // response that says it failed.
-import { status, type ServiceError as GrpcServiceError, Metadata } from '@grpc/grpc-js';
+import { status } from '@grpc/grpc-js';
 
 export { status as Code };
 
@@ -12,11 +12,6 @@ export class ServiceError extends Error {
     options?: { cause?: unknown },
   ) {
     super(message, options);
-  }
-
-  /** The shape grpc-js sends back to the caller. */
-  toGrpc(): Partial<GrpcServiceError> {
-    return { code: this.code, details: this.message, metadata: new Metadata() };
   }
 }
 
