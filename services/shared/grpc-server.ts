@@ -15,8 +15,8 @@ import { installFastUnary, type FastUnaryMethod, type UnaryCallHead, type UnaryO
 import { Limiter } from './limiter.js';
 import type { Logger } from './logger.js';
 import { serviceMetrics } from './metrics.js';
-import { SpanKind, activeTraceId, contextFromMetadata, failSpan, tracer, tracingOn } from './tracing.js';
-import { context as otelContext, trace, type Context, type Span } from '@opentelemetry/api';
+import { SpanKind, activeTraceId, failSpan, tracer, tracingOn } from './tracing.js';
+import { context as otelContext, propagation, trace, type Context, type Span } from '@opentelemetry/api';
 
 export const REQUEST_ID_HEADER = 'x-request-id';
 const PROTO_ROOT = fileURLToPath(new URL('../../proto', import.meta.url));
@@ -202,7 +202,7 @@ export function unary<Req, Res>(
     // Caller-chosen, so bounded and printable before it reaches every log line and span.
     const given = String(head.headers[REQUEST_ID_HEADER] ?? '');
     const requestId = /^[\w.:@/+=-]{1,128}$/.test(given) ? given : randomUUID();
-    const traced = tracingOn() ? serverSpan(grpc.Metadata.fromHttp2Headers(head.headers), fullMethod, requestId) : undefined;
+    const traced = tracingOn() ? serverSpan(head.headers, fullMethod, requestId) : undefined;
     const traceId = traced && activeTraceId(traced.context);
     const logger = options.logger.child(traceId ? { requestId, method, traceId } : { requestId, method });
     const ctx: CallContext = {
@@ -243,7 +243,7 @@ export function unary<Req, Res>(
     const deadlineMs = deadline instanceof Date ? deadline.getTime() : Number(deadline);
     const head: UnaryCallHead = {
       path: typeof call.getPath === 'function' ? call.getPath() : `/${method}`,
-      // Values may be arrays here; the core reads them with String() and fromHttp2Headers, which take both.
+      // Values may be arrays here; the core's String() and the W3C propagator take both.
       headers: call.metadata.toHttp2Headers() as IncomingHttpHeaders,
       deadline: Number.isFinite(deadlineMs) && deadlineMs > 0 ? deadlineMs : Infinity,
     };
@@ -267,9 +267,12 @@ export function fastUnaryMethods(services: readonly ServiceRegistration[]): Map<
   return methods;
 }
 
-/** A server span continuing the caller's trace (W3C context from the metadata), and its context. */
-function serverSpan(metadata: grpc.Metadata, fullMethod: string, requestId: string): { span: Span; context: Context } {
-  const parent = contextFromMetadata(metadata, otelContext.active());
+/**
+ * A server span continuing the caller's trace (W3C `traceparent` read from the call's headers, as
+ * http-tracing.ts reads them), and its context.
+ */
+function serverSpan(headers: IncomingHttpHeaders, fullMethod: string, requestId: string): { span: Span; context: Context } {
+  const parent = propagation.extract(otelContext.active(), headers);
   const [rpcService, rpcMethod] = fullMethod.includes('/') ? fullMethod.split('/', 2) : ['', fullMethod];
   const span = tracer().startSpan(
     fullMethod,

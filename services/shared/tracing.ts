@@ -89,19 +89,7 @@ export async function initTracing(serviceName: string, options: TracingOptions =
   };
 }
 
-const metadataGetter = {
-  keys: (carrier: Metadata) => Object.keys(carrier.getMap()),
-  get: (carrier: Metadata, key: string) => {
-    const values = carrier.get(key).map(String);
-    return values.length === 0 ? undefined : values.length === 1 ? values[0] : values;
-  },
-};
 const metadataSetter = { set: (carrier: Metadata, key: string, value: string) => carrier.set(key, value) };
-
-/** The caller's trace context from incoming gRPC metadata (the active context when absent). */
-export function contextFromMetadata(metadata: Metadata, parent: Context = context.active()): Context {
-  return propagation.extract(parent, metadata, metadataGetter);
-}
 
 /** Writes the active trace context into outgoing gRPC metadata (a no-op when tracing is off). */
 export function injectTraceContext(metadata: Metadata, ctx: Context = context.active()): Metadata {
