@@ -8,7 +8,7 @@ import { applyFilters } from '../../services/filter/filter.js';
 import type { FilterStep, ResizeParams } from '../../services/shared/operation-params.js';
 import { Detector } from '../../services/detection/detector.js';
 import { EmbeddedBackend } from '../../services/detection/embedded-backend.js';
-import { DEFAULT_REGISTRY_FILE } from '../../services/detection/env.js';
+import { DEFAULT_REGISTRY_FILE, DetectionEnv } from '../../services/detection/env.js';
 import { loadModelRegistry } from '../../services/detection/model-registry.js';
 import type { Candidate } from '../../services/detection/nms.js';
 
@@ -39,16 +39,11 @@ export interface InProcessDetector {
 
 /** The default model of the shipped registry, loaded (and warmed up) in a worker of this process. */
 export async function startDetector(): Promise<InProcessDetector> {
-  const registry = loadModelRegistry({
-    MODEL_REGISTRY_FILE: DEFAULT_REGISTRY_FILE,
-    TRITON_MODEL_NAME: 'yolov8n',
-    TRITON_MODEL_VERSION: '',
-    TRITON_TIMEOUT_MS: 10_000,
-    TRITON_HEALTH_INTERVAL_MS: 5_000,
-  });
-  const spec = registry.resolve('');
+  // The service's settings from this environment (the runtime, threads), with the shipped registry.
+  const env = DetectionEnv.parse({ ...process.env, MODEL_REGISTRY_FILE: DEFAULT_REGISTRY_FILE, TRITON_GRPC_URL: '' });
+  const spec = loadModelRegistry(env).resolve('');
   if (spec.backend !== 'embedded') throw new Error(`default model ${spec.name} is not embedded`);
-  const backend = new EmbeddedBackend(spec, createLogger('bench-detector', 'warn'));
+  const backend = new EmbeddedBackend(spec, createLogger('bench-detector', 'warn'), { runtime: env.DETECTION_EMBEDDED_RUNTIME, threads: env.DETECTION_MODEL_THREADS });
   await backend.firstReady;
   const detector = new Detector(spec, backend);
   return {

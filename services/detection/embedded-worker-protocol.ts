@@ -1,16 +1,11 @@
 // Messages between the service's event loop and the worker thread that runs the embedded model.
+import type { EmbeddedRuntime, RunnerInfo, RunnerSpec } from './model-runner.js';
 
-export interface LoadMessage {
+export interface LoadMessage extends RunnerSpec {
   readonly type: 'load';
-  readonly modelFile: string;
-  /** Folder holding the tfjs-backend-wasm .wasm binaries. */
+  readonly runtime: EmbeddedRuntime;
+  /** Folder holding the tfjs-backend-wasm .wasm binaries (runtime tfjs-wasm). */
   readonly wasmDir: string;
-  readonly inputName: string;
-  readonly outputName: string;
-  /** NHWC input shape, batch 1. */
-  readonly inputShape: readonly number[];
-  /** XNNPACK threads; above 1 the threaded SIMD build runs (see wasm-backend.ts). */
-  readonly threads: number;
 }
 
 export interface InferMessage {
@@ -19,19 +14,15 @@ export interface InferMessage {
   readonly input: Float32Array;
 }
 
-export type ToWorker = LoadMessage | InferMessage;
+/** Finish the inferences already sent, free the model, end the thread. */
+export interface CloseMessage {
+  readonly type: 'close';
+}
+
+export type ToWorker = LoadMessage | InferMessage | CloseMessage;
 
 export type FromWorker =
-  | {
-      readonly type: 'loaded';
-      readonly loadMs: number;
-      readonly warmupMs: number;
-      readonly simd: boolean;
-      /** XNNPACK threads in use. */
-      readonly threads: number;
-      /** Why fewer threads run than were asked for. */
-      readonly fallback?: string;
-    }
+  | (RunnerInfo & { readonly type: 'loaded'; readonly runtime: EmbeddedRuntime; readonly loadMs: number; readonly warmupMs: number })
   | { readonly type: 'load-failed'; readonly message: string }
   | { readonly type: 'result'; readonly id: number; readonly output: Float32Array; readonly shape: number[]; readonly ms: number }
   | { readonly type: 'failed'; readonly id: number; readonly message: string };

@@ -1,46 +1,40 @@
-// Worker thread running the embedded tfjs model on the wasm backend. tfjs executes a graph
-// synchronously, so it runs here to keep the service's event loop (gRPC, health, sharp
-// callbacks) responsive while a 0.3 s inference is in progress. One inference at a time.
+// Worker thread running the embedded model (onnx-runner.ts or tfjs-wasm-runner.ts). Both runtimes
+// execute an inference synchronously, so it runs here to keep the service's event loop (gRPC,
+// health, sharp callbacks) responsive while it is in progress. One inference at a time.
 import { parentPort } from 'node:worker_threads';
-import * as tf from '@tensorflow/tfjs-core';
-import { type GraphModel, loadGraphModel } from '@tensorflow/tfjs-converter';
-import { graphModelFromDisk } from './disk-model-io.js';
 import type { FromWorker, LoadMessage, ToWorker } from './embedded-worker-protocol.js';
-import { startWasmBackend } from './wasm-backend.js';
-import { installFastKernels } from './wasm-kernels.js';
+import type { ModelRunner } from './model-runner.js';
+import { startOnnxRunner } from './onnx-runner.js';
+import { startTfjsWasmRunner } from './tfjs-wasm-runner.js';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts must run in a worker thread');
 const send = (message: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(message, transfer);
 
-let model: GraphModel | undefined;
-let spec: LoadMessage | undefined;
+let runner: ModelRunner | undefined;
+/** Inferences run one after another, in the order they came. */
+let queue: Promise<unknown> = Promise.resolve();
 
 async function load(message: LoadMessage): Promise<void> {
   const started = performance.now();
-  const wasm = await startWasmBackend(message.wasmDir, message.threads);
-  installFastKernels();
-  tf.enableProdMode();
-  model = await loadGraphModel(graphModelFromDisk(message.modelFile));
-  spec = message;
+  const loaded = message.runtime === 'onnxruntime' ? await startOnnxRunner(message) : await startTfjsWasmRunner(message, message.wasmDir);
   const loadMs = performance.now() - started;
   // Warm-up: the first execution compiles kernels and allocates; do it before serving.
   const warm = performance.now();
-  run(new Float32Array(message.inputShape.reduce((a, b) => a * b, 1)));
-  send({ type: 'loaded', loadMs, warmupMs: performance.now() - warm, ...wasm });
+  await loaded.run(new Float32Array(message.inputShape.reduce((a, b) => a * b, 1)));
+  runner = loaded;
+  send({ type: 'loaded', runtime: message.runtime, loadMs, warmupMs: performance.now() - warm, ...loaded.info });
 }
 
-function run(input: Float32Array): { output: Float32Array; shape: number[] } {
-  if (!model || !spec) throw new Error('model not loaded');
-  const { inputShape, inputName, outputName } = spec;
-  const result = tf.tidy(() => {
-    const x = tf.tensor(input, [...inputShape], 'float32');
-    return model!.execute({ [inputName]: x }, outputName) as tf.Tensor;
-  });
+async function infer(id: number, input: Float32Array): Promise<void> {
+  const started = performance.now();
   try {
-    return { output: result.dataSync() as Float32Array, shape: result.shape };
-  } finally {
-    result.dispose();
+    if (!runner) throw new Error('model not loaded');
+    const { output, shape } = await runner.run(input);
+    const copy = output.slice(); // own buffer, transferable
+    send({ type: 'result', id, output: copy, shape, ms: performance.now() - started }, [copy.buffer]);
+  } catch (err) {
+    send({ type: 'failed', id, message: (err as Error).message ?? String(err) });
   }
 }
 
@@ -49,12 +43,10 @@ port.on('message', (message: ToWorker) => {
     load(message).catch((err: unknown) => send({ type: 'load-failed', message: (err as Error).message ?? String(err) }));
     return;
   }
-  const started = performance.now();
-  try {
-    const { output, shape } = run(message.input);
-    const copy = output.slice(); // own buffer, transferable
-    send({ type: 'result', id: message.id, output: copy, shape, ms: performance.now() - started }, [copy.buffer]);
-  } catch (err) {
-    send({ type: 'failed', id: message.id, message: (err as Error).message ?? String(err) });
+  if (message.type === 'close') {
+    // Ending the thread while onnxruntime runs aborts the whole process, so the queue drains first.
+    queue = queue.then(() => runner?.close()).finally(() => process.exit(0));
+    return;
   }
+  queue = queue.then(() => infer(message.id, message.input));
 });

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { envInt, envOptionalString, envString } from '../shared/config.js';
+import { EMBEDDED_RUNTIMES } from './model-runner.js';
 
 export const DEFAULT_REGISTRY_FILE = fileURLToPath(new URL('./models.json', import.meta.url));
 
@@ -21,7 +22,9 @@ export const DetectionEnv = z.object({
   TRITON_TIMEOUT_MS: envInt(10_000, 100, 600_000),
   /** How often Triton's readiness is checked for the health service. */
   TRITON_HEALTH_INTERVAL_MS: envInt(5_000, 50, 600_000),
-  /** XNNPACK threads of the embedded model; unset: the CPUs the process may use, at most 2. 1 on a saturated machine. */
+  /** What runs the embedded model: onnxruntime (native CPU kernels) or tfjs-wasm. */
+  DETECTION_EMBEDDED_RUNTIME: z.preprocess((v) => (v === '' ? undefined : v), z.enum(EMBEDDED_RUNTIMES).default('onnxruntime')),
+  /** Threads of one embedded inference; unset: the CPUs the process may use, at most 2. 1 on a saturated machine. */
   DETECTION_MODEL_THREADS: z.preprocess((v) => (v === '' ? undefined : v), z.coerce.number().int().min(1).max(8).optional()),
   /** Picks the default model by name (overrides the registry's "default"). */
   DETECTION_DEFAULT_MODEL: envOptionalString(),

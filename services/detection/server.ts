@@ -34,7 +34,7 @@ export async function createDetectionService(parts: ServiceParts, env: Detection
       new Detector(
         spec,
         spec.backend === 'embedded'
-          ? new EmbeddedBackend(spec, logger, { threads: env.DETECTION_MODEL_THREADS })
+          ? new EmbeddedBackend(spec, logger, { runtime: env.DETECTION_EMBEDDED_RUNTIME, threads: env.DETECTION_MODEL_THREADS })
           : new TritonBackend(spec, { timeoutMs: env.TRITON_TIMEOUT_MS, healthIntervalMs: env.TRITON_HEALTH_INTERVAL_MS }, logger),
       ),
     ]),
