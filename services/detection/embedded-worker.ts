@@ -4,8 +4,6 @@
 import { parentPort } from 'node:worker_threads';
 import type { FromWorker, LoadMessage, ToWorker } from './embedded-worker-protocol.js';
 import type { ModelRunner } from './model-runner.js';
-import { startOnnxRunner } from './onnx-runner.js';
-import { startTfjsWasmRunner } from './tfjs-wasm-runner.js';
 
 const port = parentPort;
 if (!port) throw new Error('embedded-worker.ts must run in a worker thread');
@@ -17,7 +15,11 @@ let queue: Promise<unknown> = Promise.resolve();
 
 async function load(message: LoadMessage): Promise<void> {
   const started = performance.now();
-  const loaded = message.runtime === 'onnxruntime' ? await startOnnxRunner(message) : await startTfjsWasmRunner(message, message.wasmDir);
+  // Only the chosen runtime's libraries are loaded (each takes a few hundred ms to import).
+  const loaded =
+    message.runtime === 'onnxruntime'
+      ? await (await import('./onnx-runner.js')).startOnnxRunner(message)
+      : await (await import('./tfjs-wasm-runner.js')).startTfjsWasmRunner(message, message.wasmDir);
   const loadMs = performance.now() - started;
   // Warm-up: the first execution compiles kernels and allocates; do it before serving.
   const warm = performance.now();

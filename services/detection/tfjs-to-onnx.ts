@@ -55,13 +55,18 @@ const TO_NHWC = [0, 2, 3, 1];
 
 const TF_TYPES: Record<string, DataTypeCode> = { DT_FLOAT: DataType.FLOAT, DT_INT32: DataType.INT32, DT_BOOL: DataType.BOOL };
 
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exp = (h >> 10) & 0x1f;
-  const frac = h & 0x3ff;
-  if (exp === 0) return sign * 2 ** -14 * (frac / 1024);
-  if (exp === 31) return frac ? NaN : sign * Infinity;
-  return sign * 2 ** (exp - 15) * (1 + frac / 1024);
+/** Every float16 bit pattern as a float32, built once: dequantizing is then one lookup per weight. */
+let halfTable: Float32Array | undefined;
+function halfToFloatTable(): Float32Array {
+  if (halfTable) return halfTable;
+  halfTable = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    halfTable[h] = exp === 0 ? sign * 2 ** -14 * (frac / 1024) : exp === 31 ? (frac ? NaN : sign * Infinity) : sign * 2 ** (exp - 15) * (1 + frac / 1024);
+  }
+  return halfTable;
 }
 
 /** Every weight of the model, dequantized the way tfjs does on load. */
@@ -78,7 +83,8 @@ function readWeights(modelFile: string, json: ModelJson): Map<string, Weight> {
         if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name}: quantized ${spec.dtype} is not supported`);
         const f = new Float32Array(n);
         if (q.dtype === 'float16') {
-          for (let k = 0; k < n; k++) f[k] = halfToFloat(buf.readUInt16LE(at + 2 * k));
+          const table = halfToFloatTable();
+          for (let k = 0; k < n; k++) f[k] = table[buf.readUInt16LE(at + 2 * k)];
           at += 2 * n;
         } else {
           const bytes = q.dtype === 'uint8' ? 1 : 2;
