@@ -14,7 +14,8 @@ ARG NODE_IMAGE=node:22-bookworm-slim
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 ENV NODE_ENV=production
-COPY package.json package-lock.json ./
+# .npmrc: onnxruntime-node-install=skip (its install script would fetch CUDA libraries).
+COPY package.json package-lock.json .npmrc ./
 # --omit=dev drops the cdk8s CLI and schema packages; optional deps stay (sharp's native binaries).
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 
