@@ -1,12 +1,12 @@
 // (b) of the gateway benchmark: the simplest alternative a user could build, one Node process
-// with node:http and sharp doing the same resize as the resize service (same code: header check,
-// upright decode, resize, encode in the input's format). POST /resize?width=N with the image as
-// the body answers the resized image. Prints `READY plain <port>`.
+// with node:http and sharp doing the same resize as the resize service (resizeInProcess, the
+// service's code: header check, upright decode, resize, encode in the input's format).
+// POST /resize?width=N with the image as the body answers the resized image. Prints
+// `READY plain <port>`.
 import http from 'node:http';
-import { configureSharp, encodeAs, keepFormat, openImage, readHeader, type CodecSettings } from '../services/shared/image-codec.js';
-import { applyResize } from '../services/resize/resize.js';
+import { configureSharp } from '../services/shared/image-codec.js';
+import { resizeInProcess } from './lib/inprocess.js';
 
-const CODEC: CodecSettings = { limitInputPixels: 50_000_000 };
 configureSharp({ cacheMemoryMb: 50 });
 
 const server = http.createServer((req, res) => {
@@ -16,20 +16,16 @@ const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x');
     const width = Number(url.searchParams.get('width') ?? 1024);
     const data = Buffer.concat(chunks);
-    readHeader(data, CODEC)
-      .then((header) =>
-        encodeAs(applyResize(openImage(data, CODEC), { width, fit: 'inside', withoutEnlargement: true }), keepFormat(header.format), 0).toBuffer(),
-      )
-      .then(
-        (out) => {
-          res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': out.length });
-          res.end(out);
-        },
-        (err: unknown) => {
-          res.writeHead(400, { 'content-type': 'text/plain' });
-          res.end(String((err as Error).message));
-        },
-      );
+    resizeInProcess(data, { width, fit: 'inside', withoutEnlargement: true }).then(
+      (out) => {
+        res.writeHead(200, { 'content-type': 'image/jpeg', 'content-length': out.length });
+        res.end(out);
+      },
+      (err: unknown) => {
+        res.writeHead(400, { 'content-type': 'text/plain' });
+        res.end(String((err as Error).message));
+      },
+    );
   });
 });
 server.keepAliveTimeout = 60_000;
