@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { ConfigError, LogLevel, envInt, envOptionalString, envPort, envString, grpcFlowControlWindowBytes, parseEnv } from '../shared/config.js';
 import { BucketName } from '../shared/http-api.js';
-import { clientTlsFiles, type ClientTlsFiles } from '../shared/grpc-client-credentials.js';
+import { clientTlsFiles, type ClientTlsFiles } from '../shared/grpc-client-tls.js';
 
 const emptyAsUndefined = (v: unknown) => (v === '' ? undefined : v);
 

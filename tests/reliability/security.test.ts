@@ -6,7 +6,7 @@ import { OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js
 import { ResizeRequest, ResizeServiceClient } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { spawnService, type ServiceProcess } from '../../services/local-stack/launcher.js';
 import { createLogger } from '../../services/shared/logger.js';
-import { clientTlsFiles, type ClientTlsFiles } from '../../services/shared/grpc-client-credentials.js';
+import { clientTlsFiles, type ClientTlsFiles } from '../../services/shared/grpc-client-tls.js';
 import { GrpcChannel } from '../../services/gateway/grpc-channel.js';
 import { makePhoto } from '../support/images.js';
 import { startTestS3, type TestS3 } from '../support/s3.js';

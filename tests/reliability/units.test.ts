@@ -8,7 +8,7 @@ import { InMemorySpanExporter } from '@opentelemetry/sdk-trace-node';
 import { RateLimiter } from '../../services/shared/rate-limit.js';
 import { registerHttpTracing } from '../../services/shared/http-tracing.js';
 import { exporterKindFromEnv, initTracing, injectTraceContext, type Tracing } from '../../services/shared/tracing.js';
-import { clientTlsFiles } from '../../services/shared/grpc-client-credentials.js';
+import { clientTlsFiles } from '../../services/shared/grpc-client-tls.js';
 import { ConfigError } from '../../services/shared/config.js';
 
 describe('RateLimiter (token bucket per key)', () => {
