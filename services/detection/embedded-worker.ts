@@ -18,7 +18,7 @@ async function load(message: LoadMessage): Promise<void> {
   // Only the chosen runtime's libraries are loaded (each takes a few hundred ms to import).
   const loaded =
     message.runtime === 'onnxruntime'
-      ? await (await import('./onnx-runner.js')).startOnnxRunner(message)
+      ? await (await importOnnxRunner()).startOnnxRunner(message)
       : await (await import('./tfjs-wasm-runner.js')).startTfjsWasmRunner(message, message.wasmDir);
   const loadMs = performance.now() - started;
   // Warm-up: the first execution compiles kernels and allocates; do it before serving.
@@ -26,6 +26,15 @@ async function load(message: LoadMessage): Promise<void> {
   await loaded.run(new Float32Array(message.inputShape.reduce((a, b) => a * b, 1)));
   runner = loaded;
   send({ type: 'loaded', runtime: message.runtime, loadMs, warmupMs: performance.now() - warm, ...loaded.info });
+}
+
+/** onnxruntime is a native library; where it cannot load, the wasm runtime still can. */
+async function importOnnxRunner(): Promise<typeof import('./onnx-runner.js')> {
+  try {
+    return await import('./onnx-runner.js');
+  } catch (err) {
+    throw new Error(`onnxruntime-node cannot load here (${(err as Error).message}); DETECTION_EMBEDDED_RUNTIME=tfjs-wasm runs the model without it`);
+  }
 }
 
 async function infer(id: number, input: Float32Array): Promise<void> {
