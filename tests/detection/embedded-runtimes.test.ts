@@ -1,6 +1,8 @@
 // The embedded backend's two runtimes through its real worker thread: onnxruntime on the graph
 // converted in memory (the default) and tfjs on wasm answer the same photo alike, several calls
-// in flight are answered in order, and a runtime the service does not know is refused by name.
+// in flight are answered in order, a dead worker is replaced (onnxruntime loading again in the new
+// thread), closing waits for a running inference, and a runtime the service does not know is
+// refused by name.
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EmbeddedBackend } from '../../services/detection/embedded-backend.js';
@@ -54,6 +56,23 @@ describe('embedded runtimes', () => {
     const together = await Promise.all([onnx.infer(one), onnx.infer(two)]);
     expect(Array.from(together[0].output)).toEqual(Array.from(alone[0]));
     expect(Array.from(together[1].output)).toEqual(Array.from(alone[1]));
+  }, 120_000);
+
+  it('loads onnxruntime again in the worker that replaces a dead one', async () => {
+    // A native addon loaded a second time in one process can fail ("Module did not self-register"
+    // for onnxruntime-node 1.22–1.24 loaded with a plain require in a second worker).
+    const backend = await start('onnxruntime');
+    const before = await backend.infer(await input('astronaut'));
+    const readiness: boolean[] = [];
+    backend.onReadyChange((ready) => readiness.push(ready));
+    // The worker dies while idle, as after a wasm abort or an out-of-memory kill.
+    await (backend as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await expect(backend.infer(await input('astronaut'))).rejects.toMatchObject({ message: expect.stringMatching(/model worker exited/) });
+    const deadline = Date.now() + 60_000;
+    while (!backend.ready && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(readiness).toEqual([false, true]);
+    const after = await backend.infer(await input('astronaut'));
+    expect(Array.from(after.output)).toEqual(Array.from(before.output));
   }, 120_000);
 
   it.each(['onnxruntime', 'tfjs-wasm'] as const)('%s: closing while an inference runs answers it first and leaves the process standing', async (runtime) => {
