@@ -2,6 +2,8 @@
 // GraphProto, NodeProto, AttributeProto, TensorProto, ValueInfoProto), as protobuf bytes that
 // onnxruntime loads. Field numbers are onnx.proto's; nothing here reads ONNX.
 
+const utf8 = new TextEncoder();
+
 class ProtoWriter {
   private readonly parts: Uint8Array[] = [];
   private length = 0;
@@ -45,11 +47,15 @@ class ProtoWriter {
   }
 
   string(field: number, value: string): this {
-    return this.bytes(field, new TextEncoder().encode(value));
+    return this.bytes(field, utf8.encode(value));
   }
 
+  /** A nested message: its parts are taken over, so the model's weights are copied once, by finish(). */
   message(field: number, value: ProtoWriter): this {
-    return this.bytes(field, value.finish());
+    this.varint((field << 3) | 2);
+    this.varint(value.length);
+    for (const p of value.parts) this.push(p);
+    return this;
   }
 
   finish(): Uint8Array {

@@ -7,8 +7,7 @@
 // tfjs graphs are NHWC; ONNX convolutions and pools are NCHW. Each spatial op is wrapped in a
 // pair of transposes and everything else stays NHWC; onnxruntime's optimizer removes the pairs
 // that meet between consecutive ops.
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readGraphModelFiles } from './disk-model-io.js';
 import { DataType, type AttributeValue, type DataTypeCode, type OnnxNode, type OnnxTensor, writeOnnxModel } from './onnx-writer.js';
 
 interface TfAttr {
@@ -70,40 +69,38 @@ function halfToFloatTable(): Float32Array {
 }
 
 /** Every weight of the model, dequantized the way tfjs does on load. */
-function readWeights(modelFile: string, json: ModelJson): Map<string, Weight> {
+function readWeights(modelFile: string, json: ModelJson, buf: Buffer): Map<string, Weight> {
   const weights = new Map<string, Weight>();
-  for (const group of json.weightsManifest) {
-    const buf = Buffer.concat(group.paths.map((p) => readFileSync(join(dirname(modelFile), p))));
-    let at = 0;
-    for (const spec of group.weights) {
-      const n = spec.shape.reduce((a, b) => a * b, 1);
-      let data: Weight['data'];
-      const q = spec.quantization;
-      if (q) {
-        if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name}: quantized ${spec.dtype} is not supported`);
-        const f = new Float32Array(n);
-        if (q.dtype === 'float16') {
-          const table = halfToFloatTable();
-          for (let k = 0; k < n; k++) f[k] = table[buf.readUInt16LE(at + 2 * k)];
-          at += 2 * n;
-        } else {
-          const bytes = q.dtype === 'uint8' ? 1 : 2;
-          for (let k = 0; k < n; k++) f[k] = (bytes === 1 ? buf[at + k] : buf.readUInt16LE(at + 2 * k)) * q.scale! + q.min!;
-          at += bytes * n;
-        }
-        data = f;
-      } else if (spec.dtype === 'bool') {
-        data = Uint8Array.from(buf.subarray(at, at + n));
-        at += n;
+  let at = 0;
+  for (const spec of json.weightsManifest.flatMap((group) => group.weights)) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    let data: Weight['data'];
+    const q = spec.quantization;
+    if (q) {
+      if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name}: quantized ${spec.dtype} is not supported`);
+      const f = new Float32Array(n);
+      if (q.dtype === 'float16') {
+        const table = halfToFloatTable();
+        for (let k = 0; k < n; k++) f[k] = table[buf.readUInt16LE(at + 2 * k)];
+        at += 2 * n;
       } else {
-        const copy = Uint8Array.from(buf.subarray(at, at + 4 * n));
-        data = spec.dtype === 'int32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
-        at += 4 * n;
+        const bytes = q.dtype === 'uint8' ? 1 : 2;
+        for (let k = 0; k < n; k++) f[k] = (bytes === 1 ? buf[at + k] : buf.readUInt16LE(at + 2 * k)) * q.scale! + q.min!;
+        at += bytes * n;
       }
-      weights.set(spec.name, { dtype: spec.dtype, shape: spec.shape, data });
+      data = f;
+    } else if (spec.dtype === 'bool') {
+      data = new Uint8Array(buf.subarray(at, at + n));
+      at += n;
+    } else {
+      // A copy, so the typed array starts 4-byte aligned.
+      const copy = new Uint8Array(buf.subarray(at, at + 4 * n));
+      data = spec.dtype === 'int32' ? new Int32Array(copy.buffer) : new Float32Array(copy.buffer);
+      at += 4 * n;
     }
-    if (at !== buf.length) throw new Error(`weights of ${modelFile}: the manifest describes ${at} bytes, the shards hold ${buf.length}`);
+    weights.set(spec.name, { dtype: spec.dtype, shape: spec.shape, data });
   }
+  if (at !== buf.length) throw new Error(`weights of ${modelFile}: the manifest describes ${at} bytes, the shards hold ${buf.length}`);
   return weights;
 }
 
@@ -113,8 +110,8 @@ const attrInts = (a: TfAttr | undefined) => (a?.list?.i ?? []).map(Number);
 
 /** An ONNX model (serialized ModelProto) computing `outputs` of the tfjs graph model in `modelFile`. */
 export function tfjsGraphToOnnx(modelFile: string, outputs: readonly string[]): Uint8Array {
-  const json = JSON.parse(readFileSync(modelFile, 'utf8')) as ModelJson;
-  const weights = readWeights(modelFile, json);
+  const { json, weights: shards } = readGraphModelFiles<ModelJson>(modelFile);
+  const weights = readWeights(modelFile, json, shards);
   const nodes: OnnxNode[] = [];
   const initializers = new Map<string, OnnxTensor>();
   const inputs: Array<{ name: string; dataType: DataTypeCode; dims: number[] }> = [];
