@@ -7,7 +7,8 @@
 // in one run (cases of a group alternate in rounds, so background load hits them alike; 2 MP also
 // at concurrency 4 and 16, the levels of issue 9's per-hop section), with a PASS/MISS line per
 // target. For the small image also (h), the floor under (d): the same two hops with nothing but
-// Node's own servers (bench/bare-chain-server.ts). Every process runs on this machine's cores.
+// Node's own servers (bench/bare-chain-server.ts); its cases alternate call by call, first cold
+// (right after start-up), then warm. Every process runs on this machine's cores.
 //
 //   npx tsx bench/gateway.ts [--quick]
 // bench/main.ts (npm run bench) imports runGatewayBench.
@@ -19,7 +20,7 @@ import { configureSharp } from '../services/shared/image-codec.js';
 import { clients, callResize, output, seedRequests, source } from './lib/grpc.js';
 import { closeHttp, postImage, postJson } from './lib/http.js';
 import { resizeInProcess } from './lib/inprocess.js';
-import { fmtMs, fmtPct, fmtX, load, type Stats } from './lib/measure.js';
+import { fmtMs, fmtPct, fmtX, interleaved, load, type Stats } from './lib/measure.js';
 import { photos as loadPhotos, type Photo, type PhotoName } from './lib/photos.js';
 import { table, targetLine, type Target } from './lib/report.js';
 import { startBenchStack } from './lib/stack.js';
@@ -140,6 +141,8 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   const gw = stack.gatewayUrl!;
   const rows: GatewayBenchRow[] = [];
   const coldRows: GatewayBenchRow[] = [];
+  const logRow = (key: string, photo: PhotoName, stats: Stats) =>
+    log(`  ${CASES[key].padEnd(30)} ${photo.padEnd(10)} c${stats.concurrency}  ${stats.rps.toFixed(2).padStart(7)} req/s  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
   const iterations = (photo: PhotoName, c: number) => {
     const heavy = photo === '12mp.jpg';
     if (quick) return c === 1 ? (heavy ? 4 : 10) : heavy ? 8 : 24;
@@ -187,7 +190,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     for (const [key] of cases) {
       const stats = merge(`${CASES[key]} ${photo} c${concurrency}`, parts.get(key)!);
       rows.push({ case: key, what: CASES[key], photo, stats });
-      log(`  ${CASES[key].padEnd(30)} ${photo.padEnd(10)} c${concurrency}  ${stats.rps.toFixed(2).padStart(7)} req/s  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
+      logRow(key, photo, stats);
     }
   };
 
@@ -225,13 +228,18 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     for (const [key, fn] of smallCases) {
       const stats = await load({ label: `${CASES[key]} ${small} c1 cold`, concurrency: 1, iterations: COLD_CALLS(quick), warmup: 0, maxMs }, fn);
       coldRows.push({ case: key, what: CASES[key], photo: small, stats });
-      log(`  ${CASES[key].padEnd(30)} ${small.padEnd(10)} c1  p50 ${fmtMs(stats.p50).padStart(6)} ms  p99 ${fmtMs(stats.p99).padStart(6)} ms${stats.errors ? `  ERRORS ${stats.errors}: ${stats.firstError}` : ''}`);
+      logRow(key, small, stats);
     }
     const warmStarted = performance.now();
     for (const [key, fn] of smallCases) await load({ label: `${key} warm-up`, concurrency: 2, iterations: WARM_UP_CALLS(quick), warmup: 0, maxMs: 90_000 }, fn);
     log(`warm-up: ${WARM_UP_CALLS(quick)} untimed calls per case at concurrency 2 (${((performance.now() - warmStarted) / 1000).toFixed(0)} s)`);
-    log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process`);
-    await group(small, 1, smallCases.map(([k, fn]) => [k, quick ? 40 : 320, fn]));
+    log(`\nsmall image (${small}), concurrency 1: gateway overhead over in-process (cases interleaved call by call)`);
+    const smallStats = await interleaved(smallCases.map(([k, fn]) => [`${CASES[k]} ${small} c1`, fn] as const), quick ? 40 : 400, maxMs * 2);
+    smallStats.forEach((stats, i) => {
+      const key = smallCases[i][0];
+      rows.push({ case: key, what: CASES[key], photo: small, stats });
+      logRow(key, small, stats);
+    });
     for (const photo of sizes) {
       for (const c of levels(photo)) {
         log(`\n${photo}, concurrency ${c}`);

@@ -110,3 +110,31 @@ export const median = (xs: readonly number[]) => percentile([...xs].sort((a, b) 
 export const fmtMs = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : '–');
 export const fmtX = (v: number) => (Number.isFinite(v) ? `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : "–");
 export const fmtPct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '–');
+
+/**
+ * One call of each case per turn, the order rotating each turn, `turns` turns, one call at a time.
+ * A drift in the machine's speed then reaches every case alike, call by call, where rounds of a
+ * closed loop leave seconds between cases. Throughput is per case, over its own calls' time.
+ * A case stops being called after 5 errors with no success.
+ */
+export async function interleaved(cases: ReadonlyArray<readonly [label: string, fn: () => Promise<unknown>]>, turns: number, maxMs = 60_000): Promise<Stats[]> {
+  const samples = cases.map((): number[] => []);
+  const errors = cases.map(() => 0);
+  const firstErrors: Array<string | undefined> = cases.map(() => undefined);
+  const deadline = performance.now() + maxMs;
+  for (let turn = 0; turn < turns && performance.now() < deadline; turn++) {
+    for (let k = 0; k < cases.length; k++) {
+      const i = (turn + k) % cases.length;
+      if (errors[i] > 5 && samples[i].length === 0) continue;
+      const t = performance.now();
+      try {
+        await cases[i][1]();
+        samples[i].push(performance.now() - t);
+      } catch (err) {
+        errors[i]++;
+        firstErrors[i] ??= (err as Error).message ?? String(err);
+      }
+    }
+  }
+  return cases.map(([label], i) => summarize(label, 1, samples[i], samples[i].reduce((a, b) => a + b, 0), errors[i], firstErrors[i]));
+}
