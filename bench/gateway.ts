@@ -222,7 +222,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
     const smallCases = (['a', 'b', 'c', 'd', 'h'] as const).map((k): [string, () => Promise<unknown>] => [k, single[k](ph[small])]);
     // The services are measured as they run in service, warm. For its first thousand or so calls
     // V8 runs a process's per-request code in its baseline tiers, and at c1 that cold code cost
-    // the small resize through the gateway ~1.5 ms (finding 28). So the first calls of each case
+    // the small resize through the gateway 1.6–4.4 ms more (finding 28). So the first calls of each case
     // after start-up are timed on their own (the cold rows), then untimed calls warm every process.
     log(`\nsmall image (${small}), concurrency 1, the first ${COLD_CALLS(quick)} calls of each case after start-up (cold)`);
     for (const [key, fn] of smallCases) {
