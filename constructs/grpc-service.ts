@@ -17,7 +17,7 @@ export const DEFAULT_METRICS_PORT = 9464;
  */
 export const MALLOC_ARENA_MAX = 2;
 
-/** Resize's and filter's calls per core; the services' own default (services/{resize,filter}/main.ts) is the same. */
+/** Resize's and filter's calls per core: the services' own default (services/{resize,filter}/main.ts); a test keeps the two equal. */
 export const IMAGE_CALLS_PER_CORE = 2;
 
 /**

@@ -1,5 +1,6 @@
 // The process settings the constructs derive for each container: the malloc arena bound on every
 // Node process and the call limit sized from the container's CPU limit (not the node's cores).
+import { readFileSync } from 'node:fs';
 import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
@@ -52,6 +53,16 @@ describe('MAX_CONCURRENT_CALLS from the CPU limit', () => {
     expect(env(s.get('Deployment', 'imageflow-filter')).MAX_CONCURRENT_CALLS).toBe('6');
     expect(env(s.get('Deployment', 'imageflow-detection')).MAX_CONCURRENT_CALLS).toBe('8');
     expect(s.platform.resize.maxConcurrentCalls).toBe(8);
+  });
+
+  // Calls per core are stated twice: in each service's main.ts (its default when the variable is
+  // unset) and in the constructs. This keeps the two the same.
+  it.each(['resize', 'filter', 'detection'])("sizes %s's limit with the calls per core its main.ts defaults to", (service) => {
+    const source = readFileSync(new URL(`../../services/${service}/main.ts`, import.meta.url), 'utf8');
+    const stated = /\bcallsPerCore:\s*(\d+)/.exec(source);
+    const callsPerCore = stated ? Number(stated[1]) : 1; // runServiceProcess's default
+    const s = synthPlatform({ [service]: { resources: { cpuLimitMillis: 3000 } } });
+    expect(env(s.get('Deployment', `imageflow-${service}`)).MAX_CONCURRENT_CALLS).toBe(String(Math.max(2, callsPerCore * 3)));
   });
 
   it('the maxConcurrentCalls prop wins over the derived value, and env wins over both', () => {
