@@ -1,5 +1,5 @@
-// The benchmark's call-by-call alternation: every case gets its turns, the order rotates so no
-// case always runs right after the same neighbour, and a broken case stops being called.
+// The benchmark's call-by-call alternation: every case gets its turns, the order rotates so each
+// turn starts with the next case (no case always goes first), and a broken case stops being called.
 import { describe, expect, it } from 'vitest';
 import { interleaved } from '../../bench/lib/measure.js';
 
