@@ -1,6 +1,7 @@
 // A thin client of Triton's KServe v2 GRPCInferenceService: one persistent channel, a deadline
 // on every call, keepalive pings no more often than every 5 minutes (Triton's default policy
-// rejects faster ones), and Triton's status codes translated into ours.
+// rejects faster ones), the caller's trace context in the metadata (Triton continues it in its
+// OpenTelemetry trace mode), and Triton's status codes translated into ours.
 import * as grpc from '@grpc/grpc-js';
 import {
   GRPCInferenceServiceClient,
@@ -10,6 +11,7 @@ import {
   type ModelReadyResponse,
 } from '../shared/gen/inference/grpc_service.js';
 import { Code, ServiceError, unavailable } from '../shared/errors.js';
+import { injectTraceContext } from '../shared/tracing.js';
 
 export const TRITON_KEEPALIVE_MS = 5 * 60_000;
 
@@ -55,7 +57,7 @@ export class TritonClient {
     start: (meta: grpc.Metadata, opts: Partial<grpc.CallOptions>, cb: (err: grpc.ServiceError | null, res: Res) => void) => unknown,
   ): Promise<Res> {
     return new Promise((resolve, reject) => {
-      start(new grpc.Metadata(), { deadline: Date.now() + timeoutMs }, (err, res) =>
+      start(injectTraceContext(new grpc.Metadata()), { deadline: Date.now() + timeoutMs }, (err, res) =>
         err ? reject(tritonError(err, method, this.url, timeoutMs)) : resolve(res),
       );
     });

@@ -45,6 +45,8 @@ export interface FakeTriton {
   readonly url: string;
   /** Every ModelInfer request received, in order. */
   readonly requests: ModelInferRequest[];
+  /** The W3C `traceparent` metadata of each of those requests (undefined when none came). */
+  readonly traceparents: (string | undefined)[];
   /** What ModelReady answers (and whether ModelInfer runs). */
   ready: boolean;
   /** The output answered to valid requests. */
@@ -67,6 +69,7 @@ export async function startFakeTriton(model = 'yolov8n'): Promise<FakeTriton> {
     port: 0,
     url: '',
     requests: [],
+    traceparents: [],
     ready: true,
     probeDelayMs: 0,
     output: { data: yoloOutput([]), shape: [1, 4 + YOLO_CLASSES, YOLO_ANCHORS] },
@@ -143,6 +146,7 @@ function implementation(fake: FakeTriton, model: string): GRPCInferenceServiceSe
     modelInfer: (call, cb) => {
       const req = call.request;
       fake.requests.push(req);
+      fake.traceparents.push(call.metadata.get('traceparent')[0]?.toString());
       if (fake.failNext) {
         const { code, details } = fake.failNext;
         fake.failNext = undefined;

@@ -1,6 +1,7 @@
 // The detection service process against an in-process Triton stand-in speaking the KServe v2
 // gRPC protocol: the request tensor, YOLOv8 decoding, NMS, thresholds, letterbox mapping on a
-// non-square image, and the error codes and health when Triton fails or goes away.
+// non-square image, the error codes and health when Triton fails or goes away, and the caller's
+// trace context passed on to Triton.
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import type { AiDetectionServiceClient, DetectRequest, DetectResponse } from '..
 import { call, codeOf, startService } from '../support/services.js';
 import { type FakeTriton, YOLO_ANCHORS, startFakeTriton, writeYoloRegistry, yoloMetadata, yoloOutput } from './fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from './support.js';
+import { type ReceivedSpan, startOtlpReceiver } from '../reliability/support/otlp-receiver.js';
 
 let triton: FakeTriton;
 let svc: ServiceProcess;
@@ -177,4 +179,55 @@ describe('Triton failures', () => {
     expect(await code({ model: 'centernet' })).toBe('NOT_FOUND');
     expect(triton.requests.length).toBe(before);
   });
+});
+
+describe('Trace context to Triton', () => {
+  it('sends none while tracing is off', async () => {
+    const before = triton.requests.length;
+    await detect();
+    expect(triton.traceparents[before]).toBeUndefined();
+  });
+
+  it('continues the caller trace: Triton gets a traceparent whose parent span chain leads back to the caller', async () => {
+    const otlp = await startOtlpReceiver();
+    const traced = await startService('detection', {
+      MODEL_REGISTRY_FILE: writeYoloRegistry(),
+      TRITON_GRPC_URL: triton.url,
+      TRITON_TIMEOUT_MS: '3000',
+      OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
+      OTEL_BSP_SCHEDULE_DELAY: '100',
+    });
+    const tracedClient = detectionClient(traced.port);
+    try {
+      await eventually(async () => (await healthOf(traced.port)) === 'SERVING', 30_000, 'SERVING');
+      const callerTrace = '4bf92f3577b34da6a3ce929d0e0e4736';
+      const callerSpan = '00f067aa0ba902b7';
+      const metadata = new grpc.Metadata();
+      metadata.set('traceparent', `00-${callerTrace}-${callerSpan}-01`);
+      const before = triton.requests.length;
+      await new Promise<DetectResponse>((resolve, reject) =>
+        tracedClient.detect(detectRequest({ data: wide }), metadata, { deadline: Date.now() + 20_000 }, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      const [, traceId, parentId] = /^00-([0-9a-f]{32})-([0-9a-f]{16})-01$/.exec(triton.traceparents[before] ?? '') ?? [];
+      expect(traceId).toBe(callerTrace);
+      // Triton's parent is the service's inference span, a descendant of the server span that continued the caller's.
+      const chainToCaller = (spans: ReceivedSpan[]) => {
+        const chain: ReceivedSpan[] = [];
+        for (let id = parentId; id !== callerSpan; ) {
+          const span = spans.find((s) => s.spanId === id);
+          if (!span) return undefined;
+          chain.push(span);
+          id = span.parentSpanId;
+        }
+        return chain;
+      };
+      const chain = chainToCaller(await otlp.waitFor((spans) => chainToCaller(spans) !== undefined))!;
+      expect(chain[0]).toMatchObject({ service: 'imageflow-detection', name: 'inference yolo', traceId: callerTrace });
+      expect(chain.at(-1)).toMatchObject({ kind: 2 /* SERVER */, traceId: callerTrace });
+    } finally {
+      tracedClient.close();
+      await traced.stop();
+      await otlp.close();
+    }
+  }, 60_000);
 });
