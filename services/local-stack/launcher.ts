@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
 import { SERVICE_NODE_FLAGS } from '../shared/node-flags.js';
+import { SERVICE_PROCESS_ENV } from '../shared/process-env.js';
 
 export type ServiceName = 'resize' | 'filter' | 'detection' | 'gateway';
 
@@ -38,7 +39,8 @@ export function spawnService(name: ServiceName, options: SpawnOptions): Promise<
   const nodeArgs = process.env.IMAGEFLOW_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, ...nodeArgs, '--import', 'tsx', serviceEntry(name)], {
     cwd: REPO_ROOT,
-    env: { ...process.env, ...options.env },
+    // The containers' defaults first: this shell's environment and the caller's settings win.
+    env: { ...SERVICE_PROCESS_ENV, ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

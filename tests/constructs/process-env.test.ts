@@ -5,6 +5,7 @@ import { App, Chart } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { describe, expect, it } from 'vitest';
 import { ContainerImage, GrpcService, maxConcurrentCallsForCpu, NamespaceConfig } from '../../constructs/index.js';
+import { SERVICE_PROCESS_ENV } from '../../services/shared/process-env.js';
 import { container, env, synthPlatform } from './synth-helpers.js';
 
 const ALL = ['imageflow-resize', 'imageflow-filter', 'imageflow-detection', 'imageflow-gateway'];
@@ -14,6 +15,10 @@ describe('MALLOC_ARENA_MAX', () => {
   const s = synthPlatform();
   it.each(ALL)('%s runs with MALLOC_ARENA_MAX=2', (name) => {
     expect(env(s.get('Deployment', name)).MALLOC_ARENA_MAX).toBe('2');
+  });
+
+  it('is what the local launcher gives every service process (services/shared/process-env.ts)', () => {
+    expect(env(s.get('Deployment', 'imageflow-resize')).MALLOC_ARENA_MAX).toBe(SERVICE_PROCESS_ENV.MALLOC_ARENA_MAX);
   });
 
   it('is overridable through a service env', () => {

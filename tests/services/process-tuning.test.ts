@@ -1,12 +1,13 @@
 // The process-level tuning the benchmarks rest on, checked on a real service process: the V8
-// flags it starts with (here and in the Dockerfile) and the HTTP/2 receive windows its gRPC
-// server advertises to a client on loopback.
+// flags and the environment it starts with (here and in the Dockerfile) and the HTTP/2 receive
+// windows its gRPC server advertises to a client on loopback.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { availableParallelism } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { SERVICE_NODE_FLAGS } from '../../services/shared/node-flags.js';
+import { SERVICE_PROCESS_ENV } from '../../services/shared/process-env.js';
 import { freePort } from '../support/s3.js';
 import { startService } from '../support/services.js';
 
@@ -35,6 +36,7 @@ async function advertisedWindows(port: number): Promise<{ stream: number; connec
 describe('a service process', () => {
   let widened: ServiceProcess;
   let narrow: ServiceProcess;
+  let overridden: ServiceProcess;
   let metricsPort: number;
   beforeAll(async () => {
     metricsPort = await freePort();
@@ -42,14 +44,26 @@ describe('a service process', () => {
       startService('resize', { METRICS_PORT: String(metricsPort) }),
       startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', METRICS_PORT: '0' }),
     ]);
+    overridden = await startService('resize', { METRICS_PORT: '0', ...Object.fromEntries(Object.keys(SERVICE_PROCESS_ENV).map((key) => [key, '7'])) });
   });
   afterAll(async () => {
-    await Promise.all([widened?.stop(), narrow?.stop()]);
+    await Promise.all([widened?.stop(), narrow?.stop(), overridden?.stop()]);
   });
 
   it('starts with the V8 flags of services/shared/node-flags.ts', () => {
     const argv = readFileSync(`/proc/${widened.child.pid}/cmdline`, 'utf8').split('\0');
     for (const flag of SERVICE_NODE_FLAGS) expect(argv).toContain(flag);
+  });
+
+  it('starts with the environment of services/shared/process-env.ts, under the caller\'s own', () => {
+    const environ = (pid: number) =>
+      Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+    expect(Object.keys(SERVICE_PROCESS_ENV).length).toBeGreaterThan(0);
+    for (const [key, value] of Object.entries(SERVICE_PROCESS_ENV)) {
+      // A value in the shell that started the tests wins, as it does for `npm run dev`.
+      expect(environ(widened.child.pid!)[key], key).toBe(process.env[key] ?? value);
+      expect(environ(overridden.child.pid!)[key], key).toBe('7');
+    }
   });
 
   it('runs max(2, 2 × cores) resize calls at once when MAX_CONCURRENT_CALLS is not set', async () => {
@@ -78,5 +92,11 @@ describe('the Dockerfile', () => {
     const argv = JSON.parse(entrypoint![1]) as string[];
     expect(argv[0]).toBe('node');
     for (const flag of SERVICE_NODE_FLAGS) expect(argv).toContain(flag);
+  });
+
+  it('sets the same environment as the local launcher', () => {
+    const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
+    const env = new Map([...dockerfile.matchAll(/^ENV\s+(.+)$/gm)].flatMap((m) => [...m[1].matchAll(/(\w+)=(\S+)/g)].map((kv) => [kv[1], kv[2]] as const)));
+    for (const [key, value] of Object.entries(SERVICE_PROCESS_ENV)) expect(env.get(key), key).toBe(value);
   });
 });
