@@ -25,7 +25,8 @@ WORKDIR /app
 # tsx caches transpiled files under the temp dir: /tmp is the only writable path in the pod.
 ENV NODE_ENV=production TMPDIR=/tmp HOME=/tmp
 # At most 2 glibc malloc arenas (default 8 × cores, one per allocating libvips thread): lower peak
-# RSS. It must be in the environment before node starts; the constructs set it too.
+# RSS. It must be in the environment before node starts; the constructs and the local launcher
+# (services/shared/process-env.ts) set it too, and tests keep the three equal.
 ENV MALLOC_ARENA_MAX=2
 RUN groupadd --system --gid 10001 imageflow \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --shell /usr/sbin/nologin imageflow
