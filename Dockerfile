@@ -26,7 +26,7 @@ WORKDIR /app
 ENV NODE_ENV=production TMPDIR=/tmp HOME=/tmp
 # At most 2 glibc malloc arenas (default 8 × cores, one per allocating libvips thread): lower peak
 # RSS. It must be in the environment before node starts; the constructs and the local launcher
-# (services/shared/process-env.ts) set it too, and tests keep the three equal.
+# set it too, from services/shared/process-env.ts, and a test keeps this line equal to it.
 ENV MALLOC_ARENA_MAX=2
 RUN groupadd --system --gid 10001 imageflow \
  && useradd --system --uid 10001 --gid 10001 --home-dir /tmp --shell /usr/sbin/nologin imageflow

@@ -2,7 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-27';
 import { Construct } from 'constructs';
 import { ContainerImage } from './container-image.js';
-import { MALLOC_ARENA_MAX, ResourceSizing } from './grpc-service.js';
+import { containerProcessEnv, ResourceSizing } from './grpc-service.js';
 import { grpcTlsWiring, GrpcTlsProps } from './grpc-tls.js';
 import { HardenedWorkload, WorkloadAutoscaling } from './hardened-workload.js';
 import { isDns1123Subdomain, requirePort } from './invariants.js';
@@ -110,7 +110,7 @@ export class Gateway extends Construct {
         AI_DETECTION_GRPC_ENDPOINT: kplus.EnvValue.fromValue(props.backends.detection),
         GATEWAY_API_KEYS_FILE: kplus.EnvValue.fromValue(`${API_KEYS_DIR}/keys`),
         ALLOWED_BUCKETS: kplus.EnvValue.fromValue(buckets.join(',')),
-        MALLOC_ARENA_MAX: kplus.EnvValue.fromValue(String(MALLOC_ARENA_MAX)),
+        ...containerProcessEnv(),
         ...props.config.s3CredentialEnv(),
         ...tls?.env,
       },

@@ -7,15 +7,17 @@ import { HardenedWorkload, WorkloadAutoscaling, WorkloadMount } from './hardened
 import { requireIntInRange, requirePort } from './invariants.js';
 import { NamespaceConfig } from './namespace-config.js';
 import { WorkloadProbe } from './workload-probe.js';
+import { SERVICE_PROCESS_ENV } from '../services/shared/process-env.js';
 
 export const DEFAULT_GRPC_PORT = 9090;
 export const DEFAULT_METRICS_PORT = 9464;
 /**
- * glibc malloc arenas per Node process (its default is 8 × the node's cores, one per libvips
- * thread that allocates): 2 keeps peak RSS lower (filter at concurrency 8, 24 MP JPEGs: 305 → ~270
- * MiB). Set on every service container and the gateway, and in the Dockerfile.
+ * The environment every Node container starts with (MALLOC_ARENA_MAX=2: fewer glibc arenas, lower
+ * peak RSS), from the one list the local launcher uses too (services/shared/process-env.ts says
+ * why); the Dockerfile repeats it and a test keeps them equal. Set on every service and the gateway.
  */
-export const MALLOC_ARENA_MAX = 2;
+export const containerProcessEnv = (): Record<string, kplus.EnvValue> =>
+  Object.fromEntries(Object.entries(SERVICE_PROCESS_ENV).map(([key, value]) => [key, kplus.EnvValue.fromValue(value)]));
 
 /** Resize's and filter's calls per core: the services' own default (services/{resize,filter}/main.ts); a test keeps the two equal. */
 export const IMAGE_CALLS_PER_CORE = 2;
@@ -163,7 +165,7 @@ export class GrpcService extends Construct {
         GRPC_PORT: kplus.EnvValue.fromValue(String(this.grpcPort)),
         METRICS_PORT: kplus.EnvValue.fromValue(String(this.metricsPort)),
         MAX_CONCURRENT_CALLS: kplus.EnvValue.fromValue(String(this.maxConcurrentCalls)),
-        MALLOC_ARENA_MAX: kplus.EnvValue.fromValue(String(MALLOC_ARENA_MAX)),
+        ...containerProcessEnv(),
         ...props.config.s3CredentialEnv(),
         ...tls?.env,
         ...props.env,

@@ -17,8 +17,8 @@ describe('MALLOC_ARENA_MAX', () => {
     expect(env(s.get('Deployment', name)).MALLOC_ARENA_MAX).toBe('2');
   });
 
-  it('is what the local launcher gives every service process (services/shared/process-env.ts)', () => {
-    expect(env(s.get('Deployment', 'imageflow-resize')).MALLOC_ARENA_MAX).toBe(SERVICE_PROCESS_ENV.MALLOC_ARENA_MAX);
+  it.each(ALL)('%s starts with the environment the local launcher gives every service process (services/shared/process-env.ts)', (name) => {
+    expect(env(s.get('Deployment', name))).toMatchObject(SERVICE_PROCESS_ENV);
   });
 
   it('is overridable through a service env', () => {
