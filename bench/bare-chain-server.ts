@@ -34,7 +34,7 @@ const ready = (role: string, server: http.Server | http2.Http2Server) => {
 };
 
 function back(): void {
-  configureSharp({ cacheMemoryMb: 50 });
+  configureSharp(); // as the services do
   const server = http2.createServer();
   server.on('session', (session) => {
     session.settings({ initialWindowSize: WINDOW });

@@ -123,7 +123,7 @@ export async function runGatewayBench(options: GatewayBenchOptions = {}): Promis
   const needed = [small, ...sizes].filter((n) => !options.photos?.[n]);
   const ph = { ...(await loadPhotos(needed)), ...options.photos } as Record<PhotoName, Photo>;
 
-  configureSharp({ cacheMemoryMb: 50 }); // as the services do, for (a)
+  configureSharp(); // as the services do, for (a)
   const load1 = () => loadavg()[0].toFixed(1);
   log(`load average ${load1()} on ${availableParallelism()} CPUs at start (ratios mean little when it is far above the CPU count)`);
   log('starting S3, resize, filter, gateway and the plain server on loopback …');

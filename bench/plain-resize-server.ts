@@ -7,7 +7,7 @@ import http from 'node:http';
 import { configureSharp } from '../services/shared/image-codec.js';
 import { resizeInProcess } from './lib/inprocess.js';
 
-configureSharp({ cacheMemoryMb: 50 });
+configureSharp(); // as the services do
 
 const server = http.createServer((req, res) => {
   const chunks: Buffer[] = [];

@@ -1,5 +1,5 @@
 // Thread-pool sizing on this machine: the resize service started with different libvips thread
-// counts (SHARP_CONCURRENCY; sharp's own default is 1 thread per image on glibc Linux), libuv
+// counts (SHARP_CONCURRENCY: libvips threads per image, 1 by default), libuv
 // pool sizes (UV_THREADPOOL_SIZE, where sharp's work queues) and call limits
 // (MAX_CONCURRENT_CALLS), measured side by side over gRPC with inline images: latency at
 // concurrency 1 and throughput at concurrency 8, interleaved round by round.

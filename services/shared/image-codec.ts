@@ -23,10 +23,16 @@ export interface CodecSettings {
   readonly allowSvg?: boolean;
 }
 
-/** Tunes libvips for a small container: bounded threads, bounded operation cache. */
+/** The services' libvips settings unless SHARP_CONCURRENCY / SHARP_CACHE_MB say otherwise. */
+export const SHARP_DEFAULTS = { concurrency: 1, cacheMemoryMb: 50 } as const;
+
+/**
+ * Tunes libvips for a small container: bounded threads per image, bounded operation cache.
+ * The thread count is always set: sharp's own default depends on the environment (service-process.ts).
+ */
 export function configureSharp(options: { concurrency?: number; cacheMemoryMb?: number } = {}): void {
-  if (options.concurrency !== undefined) sharp.concurrency(options.concurrency);
-  sharp.cache({ memory: options.cacheMemoryMb ?? 50, files: 0, items: 100 });
+  sharp.concurrency(options.concurrency ?? SHARP_DEFAULTS.concurrency);
+  sharp.cache({ memory: options.cacheMemoryMb ?? SHARP_DEFAULTS.cacheMemoryMb, files: 0, items: 100 });
 }
 
 /** Reads the header only; refuses unknown formats and images over the pixel limit. */

@@ -86,6 +86,14 @@ export class ServiceMetrics {
       },
     });
     new Gauge({
+      name: 'imageflow_libvips_threads_per_image',
+      help: 'libvips worker threads one image uses (sharp.concurrency(), SHARP_CONCURRENCY)',
+      registers,
+      collect() {
+        this.set(sharp.concurrency());
+      },
+    });
+    new Gauge({
       name: 'imageflow_process_memory_bytes',
       help: 'process.memoryUsage() by kind (rss, heapUsed, external, arrayBuffers)',
       labelNames: ['kind'] as const,

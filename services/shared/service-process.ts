@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { ConfigError, envBool, envInt, envOptionalString, envPort, parseEnv, serviceEnvShape } from './config.js';
 import { createLogger, type Logger } from './logger.js';
 import { Storage } from './storage.js';
-import { configureSharp } from './image-codec.js';
+import { SHARP_DEFAULTS, configureSharp } from './image-codec.js';
 import type { ImageContext } from './image-io.js';
 import { GrpcServerHost, type ServiceRegistration, type TlsFiles } from './grpc-server.js';
 import { Gauge, type Registry } from 'prom-client';
@@ -36,8 +36,14 @@ export const imageServiceEnvShape = {
   GRPC_MAX_CONCURRENT_STREAMS: envInt(0, 0, 100_000),
   /** Unary image calls straight from the HTTP/2 streams instead of through grpc-js' call path (grpc-fast-unary.ts). */
   GRPC_FAST_UNARY: envBool(true),
-  SHARP_CONCURRENCY: envInt(0, 0, 64),
-  SHARP_CACHE_MB: envInt(50, 0, 4096),
+  /**
+   * libvips threads per image; calls run side by side up to MAX_CONCURRENT_CALLS. Set here, not
+   * left to sharp: sharp's default is 1 under glibc only while MALLOC_ARENA_MAX is unset, which
+   * the containers set, and otherwise one per CPU of the node, whatever the container's CPU
+   * limit (BENCHMARKS.md finding 31). 0 = that one-per-CPU count.
+   */
+  SHARP_CONCURRENCY: envInt(SHARP_DEFAULTS.concurrency, 0, 64),
+  SHARP_CACHE_MB: envInt(SHARP_DEFAULTS.cacheMemoryMb, 0, 4096),
   GRPC_TLS_CERT_FILE: envOptionalString(),
   GRPC_TLS_KEY_FILE: envOptionalString(),
   GRPC_TLS_CA_FILE: envOptionalString(),
@@ -153,7 +159,7 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     }
     throw err;
   }
-  configureSharp({ concurrency: parsed.SHARP_CONCURRENCY || undefined, cacheMemoryMb: parsed.SHARP_CACHE_MB });
+  configureSharp({ concurrency: parsed.SHARP_CONCURRENCY, cacheMemoryMb: parsed.SHARP_CACHE_MB });
   const calls = parsed.MAX_CONCURRENT_CALLS || Math.max(2, (spec.callsPerCore ?? 1) * availableParallelism());
   const limiter = new Limiter(calls, parsed.MAX_QUEUED_CALLS, parsed.MAX_INFLIGHT_REQUEST_BYTES || undefined);
   const metrics = initServiceMetrics(spec.name);

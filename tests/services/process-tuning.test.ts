@@ -33,16 +33,20 @@ async function advertisedWindows(port: number): Promise<{ stream: number; connec
   }
 }
 
+const environ = (pid: number): Record<string, string> =>
+  Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
+
 describe('a service process', () => {
   let widened: ServiceProcess;
   let narrow: ServiceProcess;
   let overridden: ServiceProcess;
   let metricsPort: number;
+  let narrowMetricsPort: number;
   beforeAll(async () => {
-    metricsPort = await freePort();
+    [metricsPort, narrowMetricsPort] = [await freePort(), await freePort()];
     [widened, narrow] = await Promise.all([
       startService('resize', { METRICS_PORT: String(metricsPort) }),
-      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', METRICS_PORT: '0' }),
+      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', SHARP_CONCURRENCY: '3', METRICS_PORT: String(narrowMetricsPort) }),
     ]);
     overridden = await startService('resize', { METRICS_PORT: '0', ...Object.fromEntries(Object.keys(SERVICE_PROCESS_ENV).map((key) => [key, '7'])) });
   });
@@ -56,8 +60,6 @@ describe('a service process', () => {
   });
 
   it('starts with the environment of services/shared/process-env.ts, under the caller\'s own', () => {
-    const environ = (pid: number) =>
-      Object.fromEntries(readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)]));
     expect(Object.keys(SERVICE_PROCESS_ENV).length).toBeGreaterThan(0);
     for (const [key, value] of Object.entries(SERVICE_PROCESS_ENV)) {
       // A value in the shell that started the tests wins, as it does for `npm run dev`.
@@ -66,10 +68,19 @@ describe('a service process', () => {
     }
   });
 
+  const scrape = async (port: number) => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+
   it('runs max(2, 2 × cores) resize calls at once when MAX_CONCURRENT_CALLS is not set', async () => {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-    const max = /^imageflow_limiter_calls\{state="max_running",service="resize"\} (\d+)$/m.exec(text)?.[1];
+    const max = /^imageflow_limiter_calls\{state="max_running",service="resize"\} (\d+)$/m.exec(await scrape(metricsPort))?.[1];
     expect(Number(max)).toBe(Math.max(2, 2 * availableParallelism()));
+  });
+
+  it('runs one libvips thread per image unless SHARP_CONCURRENCY says otherwise, though MALLOC_ARENA_MAX is set', async () => {
+    // sharp's own default turns into one thread per CPU once MALLOC_ARENA_MAX is in the environment.
+    expect(environ(widened.child.pid!).MALLOC_ARENA_MAX).toBeTruthy();
+    const threads = async (port: number) => Number(/^imageflow_libvips_threads_per_image\{service="resize"\} (\d+)$/m.exec(await scrape(port))?.[1]);
+    expect(await threads(metricsPort)).toBe(1);
+    expect(await threads(narrowMetricsPort)).toBe(3);
   });
 
   it('advertises an 8 MiB HTTP/2 receive window per stream and per connection by default', async () => {
