@@ -84,14 +84,21 @@ export function runSynthBench(sizes: readonly number[], layouts: readonly SynthL
   // Warm-up: module loading and JIT are not per-pipeline costs (100 pipelines: with 10, the code
   // paths of the larger runs were still being optimised during the 100-pipeline measurement).
   for (const layout of layouts) synthOnce(100, layout);
-  // Short runs are disturbed by one GC: the median of a few; 1,000 one-chart runs take ~1.5 s each.
-  const repeats = (n: number, layout: SynthLayout) => (n <= 10 ? 5 : n <= 100 || layout === 'one-chart' ? 3 : 1);
-  return layouts.flatMap((layout) =>
-    sizes.map((n) => {
-      const runs = Array.from({ length: repeats(n, layout) }, () => synthOnce(n, layout)).sort((a, b) => a.totalMs - b.totalMs);
-      return runs[Math.floor(runs.length / 2)];
-    }),
-  );
+  // The median of a few runs per size (1,000 one-chart runs take ~1.5 s each), the sizes taking
+  // turns: a 100-pipeline run lasts ~150 ms, and this machine's speed drifts by more than the
+  // ratio's margin over a few seconds, so sizes measured one after the other read a drift.
+  const repeats = (n: number, layout: SynthLayout) => (n <= 100 ? 5 : layout === 'one-chart' ? 3 : 1);
+  return layouts.flatMap((layout) => {
+    const runs = new Map(sizes.map((n) => [n, [] as SynthRow[]]));
+    const turns = Math.max(...sizes.map((n) => repeats(n, layout)));
+    for (let turn = 0; turn < turns; turn++) {
+      for (const n of sizes) if (turn < repeats(n, layout)) runs.get(n)!.push(synthOnce(n, layout));
+    }
+    return sizes.map((n) => {
+      const sorted = runs.get(n)!.sort((a, b) => a.totalMs - b.totalMs);
+      return sorted[Math.floor(sorted.length / 2)];
+    });
+  });
 }
 
 // Standalone: `npx tsx bench/synth.ts 10 100 1000` prints JSON (last line); `--layout one-chart`
