@@ -7,7 +7,7 @@ import type { WorkflowTemplateObject } from '../cli/runner/types.js';
 import { resizeDetectFilter } from '../pipelines/resize-detect-filter.js';
 import { postJson } from './lib/http.js';
 import { filterInProcess, resizeInProcess, seedPipelineInProcess, type InProcessDetector } from './lib/inprocess.js';
-import { load, median, summarize, timeEach, type Stats } from './lib/measure.js';
+import { interleaved, median, summarize, timeEach, type Stats } from './lib/measure.js';
 import type { Photo } from './lib/photos.js';
 
 export interface PipelineRow {
@@ -81,17 +81,22 @@ export async function runPipelineBench(options: {
   };
   for (const { photo, key } of options.photos) {
     const n = iterations;
-    const c1 = (label: string, fn: () => Promise<unknown>) => load({ label, concurrency: 1, iterations: n, warmup: 1, maxMs: 120_000 }, fn);
     const resized = await resizeInProcess(photo.data);
-    const steps = {
-      resize: await c1('in-process resize', () => resizeInProcess(photo.data)),
-      detect: await c1('in-process detect', () => detector.detect(resized)),
-      filter: await c1('in-process filter', () => filterInProcess(resized)),
-    };
-    const inProcess = await c1('(a) in-process chain', () => seedPipelineInProcess(detector, photo.data));
-    const threeCalls = await c1('(b) three gateway calls', () => threeGatewayCalls(gateway, key));
     const overheads: number[] = [];
-    const fused = await c1('(c) one /v1/pipeline call', async () => overheads.push((await fusedGatewayCall(gateway, key)).overheadMs));
+    const cases = [
+      ['in-process resize', () => resizeInProcess(photo.data)],
+      ['in-process detect', () => detector.detect(resized)],
+      ['in-process filter', () => filterInProcess(resized)],
+      ['(a) in-process chain', () => seedPipelineInProcess(detector, photo.data)],
+      ['(b) three gateway calls', () => threeGatewayCalls(gateway, key)],
+      ['(c) one /v1/pipeline call', async () => overheads.push((await fusedGatewayCall(gateway, key)).overheadMs)],
+    ] as const;
+    for (const [, fn] of cases) await fn(); // warm-up
+    overheads.length = 0;
+    // The cases take turns call by call: the fused call and the steps it is compared with are
+    // measured over the same seconds, so a drift in this machine's speed reaches them alike.
+    const [resizeStep, detectStep, filterStep, inProcess, threeCalls, fused] = await interleaved(cases, n, 240_000);
+    const steps = { resize: resizeStep, detect: detectStep, filter: filterStep };
     let runnerFused: Stats | undefined;
     let runnerUnfused: Stats | undefined;
     let runnerError: string | undefined;
