@@ -1,6 +1,7 @@
 // The process-level tuning the benchmarks rest on, checked on a real service process: the V8
-// flags and the environment it starts with (here and in the Dockerfile) and the HTTP/2 receive
-// windows its gRPC server advertises to a client on loopback.
+// flags and the environment it starts with (here and in the Dockerfile), its call limit and
+// libvips threads per image, and the HTTP/2 receive windows its gRPC server advertises to a
+// client on loopback.
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { availableParallelism } from 'node:os';
