@@ -17,6 +17,8 @@ export const serviceExists = (name: ServiceName) => existsSync(serviceEntry(name
 export interface ServiceProcess {
   readonly name: ServiceName;
   readonly port: number;
+  /** Where a gRPC service serves Prometheus metrics, as bound (the gateway serves them on `port`). */
+  readonly metricsPort?: number;
   readonly child: ChildProcess;
   /** Resolves when the process has exited. */
   readonly exited: Promise<number | null>;
@@ -32,7 +34,7 @@ export interface SpawnOptions {
   readonly onLine?: (name: ServiceName, line: string) => void;
 }
 
-/** Spawns services/<name>/main.ts and resolves once it prints `READY <name> <port>`. */
+/** Spawns services/<name>/main.ts and resolves once it prints `READY <name> <port>` (gRPC services add `metrics <port>`). */
 export function spawnService(name: ServiceName, options: SpawnOptions): Promise<ServiceProcess> {
   // IMAGEFLOW_NODE_ARGS: Node flags for every service process, e.g. to profile a benchmark
   // (`--cpu-prof --cpu-prof-dir=/tmp/prof`; NODE_OPTIONS refuses --cpu-prof).
@@ -65,10 +67,10 @@ export function spawnService(name: ServiceName, options: SpawnOptions): Promise<
       reject(new Error(`${name} did not start within ${timeoutMs} ms; last output:\n${tail.join('\n')}`));
     }, timeoutMs);
     createInterface({ input: child.stdout! }).on('line', (line) => {
-      const ready = /^READY (\S+) (\d+)$/.exec(line);
+      const ready = /^READY (\S+) (\d+)(?: metrics (\d+))?$/.exec(line);
       if (ready && ready[1] === name) {
         clearTimeout(timer);
-        resolve({ name, port: Number(ready[2]), child, exited, stop });
+        resolve({ name, port: Number(ready[2]), metricsPort: ready[3] ? Number(ready[3]) : undefined, child, exited, stop });
       } else remember(line);
     });
     void exited.then((code) => {

@@ -89,7 +89,8 @@ export async function startLocalStack(options: StackOptions = {}): Promise<Local
       services[p.name] = p;
       endpoints.push([p.name, `grpc://${host}:${p.port}`]);
     }
-    for (const p of started) if (metricsPort(p.name)) endpoints.push([`${p.name} metrics`, `http://${host}:${metricsPort(p.name)}/metrics`]);
+    // As bound: a port in use falls back to a free one.
+    for (const p of started) if (p.metricsPort) endpoints.push([`${p.name} metrics`, `http://${host}:${p.metricsPort}/metrics`]);
     if (wanted.includes('gateway')) {
       const grpc = (n: ServiceName) => (services[n] ? `${host}:${services[n]!.port}` : '');
       const gateway = await spawnService('gateway', {

@@ -197,8 +197,9 @@ export async function runServiceProcess(spec: ServiceProcessSpec, env: NodeJS.Pr
     { port: host.port, metricsPort: metricsServer.port, storage: images.storage?.endpoint ?? 'none', tls: Boolean(tls), tracing: tracing.enabled },
     `${spec.name} listening`,
   );
-  // One line on stdout that launchers (npm run dev, tests) wait for.
-  process.stdout.write(`READY ${spec.name} ${host.port}\n`);
+  // One line on stdout that launchers (npm run dev, tests) wait for. It names the metrics port as
+  // bound: a METRICS_PORT already in use falls back to a free one.
+  process.stdout.write(`READY ${spec.name} ${host.port} metrics ${metricsServer.port}\n`);
   const stop = (signal: string) => {
     logger.info({ signal }, 'draining');
     host

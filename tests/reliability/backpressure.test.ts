@@ -8,7 +8,6 @@ import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { OutputDelivery } from '../../services/shared/gen/imageflow/v1/common.js';
 import type { ResizeServiceClient } from '../../services/shared/gen/imageflow/v1/resize.js';
 import { makePhoto } from '../support/images.js';
-import { freePort } from '../support/s3.js';
 import { resizeClient, startService } from '../support/services.js';
 import { scrape, sum } from './support/prometheus.js';
 
@@ -18,13 +17,13 @@ let client: ResizeServiceClient;
 let metricsPort: number;
 
 beforeAll(async () => {
-  metricsPort = await freePort();
   svc = await startService('resize', {
-    METRICS_PORT: String(metricsPort),
+    METRICS_PORT: '0',
     MAX_CONCURRENT_CALLS: '1',
     MAX_QUEUED_CALLS: '3',
     MAX_INFLIGHT_REQUEST_BYTES: String(40 * MIB),
   });
+  metricsPort = svc.metricsPort!;
   client = resizeClient(svc.port);
 });
 

@@ -6,7 +6,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import type { AiDetectionServiceClient } from '../../services/shared/gen/imageflow/v1/ai_detection.js';
 import { makePhoto } from '../support/images.js';
-import { freePort } from '../support/s3.js';
 import { startService } from '../support/services.js';
 import { startFakeTriton, writeYoloRegistry, type FakeTriton } from '../detection/fake-triton.js';
 import { detectRequest, detectionClient, eventually, healthOf } from '../detection/support.js';
@@ -20,16 +19,17 @@ let client: AiDetectionServiceClient;
 let metricsPort: number;
 
 beforeAll(async () => {
-  [triton, otlp, metricsPort] = await Promise.all([startFakeTriton('yolov8n'), startOtlpReceiver(), freePort()]);
+  [triton, otlp] = await Promise.all([startFakeTriton('yolov8n'), startOtlpReceiver()]);
   const registry = writeYoloRegistry();
   svc = await startService('detection', {
-    METRICS_PORT: String(metricsPort),
+    METRICS_PORT: '0',
     MODEL_REGISTRY_FILE: registry,
     TRITON_GRPC_URL: triton.url,
     TRITON_HEALTH_INTERVAL_MS: '200',
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     OTEL_BSP_SCHEDULE_DELAY: '100',
   });
+  metricsPort = svc.metricsPort!;
   client = detectionClient(svc.port);
   await eventually(async () => (await healthOf(svc.port)) === 'SERVING', 30_000, 'SERVING');
 }, 90_000);

@@ -202,8 +202,7 @@ describe('the storage server stopped during load and started again', () => {
 describe('SIGTERM during load', () => {
   it('a service finishes the calls it accepted, refuses new ones cleanly, exits 0 within the grace period', { timeout: 90_000 }, async () => {
     const GRACE_MS = 20_000;
-    const metricsPort = await freePort();
-    const svc = await startService('resize', { METRICS_PORT: String(metricsPort), MAX_CONCURRENT_CALLS: '2', MAX_QUEUED_CALLS: '32', SHUTDOWN_GRACE_MS: String(GRACE_MS) });
+    const svc = await startService('resize', { METRICS_PORT: '0', MAX_CONCURRENT_CALLS: '2', MAX_QUEUED_CALLS: '32', SHUTDOWN_GRACE_MS: String(GRACE_MS) });
     const big = await makePhoto(2400, 1600);
     const client = resizeClient(svc.port);
     const inline = { delivery: OutputDelivery.OUTPUT_DELIVERY_INLINE, bucket: '', key: '', format: 0, quality: 0, reuseExisting: false };
@@ -217,7 +216,7 @@ describe('SIGTERM during load', () => {
     expect(await one()).toBe('OK');
     const accepted = Array.from({ length: 8 }, one);
     // Signal only once all 8 are inside the service (running or queued), whatever the machine's load.
-    await eventually(async () => sum(await scrape(metricsPort), 'imageflow_grpc_server_in_flight_calls') >= 8, 20_000);
+    await eventually(async () => sum(await scrape(svc.metricsPort!), 'imageflow_grpc_server_in_flight_calls') >= 8, 20_000);
     const signalled = performance.now();
     svc.child.kill('SIGTERM');
     await sleep(200);

@@ -13,7 +13,6 @@ import { filterClient, resizeClient, startService } from '../support/services.js
 import { mutate } from './support/corpus.js';
 import { countBy, percentile, runLoad } from './support/load.js';
 import { scrape, sum } from './support/prometheus.js';
-import { freePort } from '../support/s3.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 300);
 const SEED = Number(process.env.FUZZ_SEED ?? 20261127);
@@ -25,11 +24,11 @@ let metricsPorts: number[];
 let seeds: Array<{ name: string; data: Buffer }>;
 
 beforeAll(async () => {
-  metricsPorts = [await freePort(), await freePort()];
   [resizeProc, filterProc] = await Promise.all([
-    startService('resize', { METRICS_PORT: String(metricsPorts[0]) }),
-    startService('filter', { METRICS_PORT: String(metricsPorts[1]) }),
+    startService('resize', { METRICS_PORT: '0' }),
+    startService('filter', { METRICS_PORT: '0' }),
   ]);
+  metricsPorts = [resizeProc.metricsPort!, filterProc.metricsPort!];
   const gif = await sharp(await makePhoto(64, 48, 'png', 7)).gif().toBuffer();
   const tiff = await sharp(await makePhoto(64, 48, 'png', 8)).tiff().toBuffer();
   seeds = [

@@ -27,13 +27,14 @@ const input = { bucket: 'imageflow', key: 'obs/in.jpg' };
 
 beforeAll(async () => {
   tracing = await initTracing('test-client', { exporter });
-  [s3, otlp, metricsPort] = await Promise.all([startTestS3(), startOtlpReceiver(), freePort()]);
+  [s3, otlp] = await Promise.all([startTestS3(), startOtlpReceiver()]);
   service = await startService('resize', {
     ...s3.env,
-    METRICS_PORT: String(metricsPort),
+    METRICS_PORT: '0',
     OTEL_EXPORTER_OTLP_ENDPOINT: otlp.endpoint,
     OTEL_BSP_SCHEDULE_DELAY: '100',
   });
+  metricsPort = service.metricsPort!;
   client = resizeClient(service.port);
   photo = await makePhoto(320, 240);
   await s3.storage.write(input, photo, 'image/jpeg');
@@ -89,6 +90,12 @@ describe('Prometheus metrics on METRICS_PORT', () => {
     const other = await startService('filter', { ...s3.env, METRICS_PORT: String(metricsPort) });
     try {
       expect(other.port).toBeGreaterThan(0);
+      expect(other.metricsPort).toBeGreaterThan(0);
+      expect(other.metricsPort).not.toBe(metricsPort);
+      // The filter's own metrics, not the resize service's on the port it asked for.
+      const m = (await scrape(other.metricsPort!)).filter((s) => s.name.startsWith('imageflow_'));
+      expect(m.length).toBeGreaterThan(0);
+      expect(m.every((s) => s.labels.service === 'filter')).toBe(true);
     } finally {
       await other.stop();
     }

@@ -11,7 +11,6 @@ import { Fit, ResizeRequest, ResizeResponse, ResizeServiceClient } from '../../s
 import { sizeClass } from '../../services/shared/buffer-pool.js';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { makePhoto } from '../support/images.js';
-import { freePort } from '../support/s3.js';
 import { call, resizeClient, startService } from '../support/services.js';
 
 const PATH = '/imageflow.v1.ResizeService/Resize';
@@ -68,12 +67,12 @@ let session: http2.ClientHttp2Session;
 let photo: Buffer;
 
 beforeAll(async () => {
-  fastMetrics = `http://127.0.0.1:${await freePort()}/metrics`;
   [fast, viaGrpcJs, photo] = await Promise.all([
-    startService('resize', { GRPC_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024), METRICS_PORT: new URL(fastMetrics).port }),
+    startService('resize', { GRPC_MAX_MESSAGE_BYTES: String(4 * 1024 * 1024), METRICS_PORT: '0' }),
     startService('resize', { GRPC_FAST_UNARY: 'false' }),
     makePhoto(320, 240),
   ]);
+  fastMetrics = `http://127.0.0.1:${fast.metricsPort}/metrics`;
   session = http2.connect(`http://127.0.0.1:${fast.port}`);
 });
 

@@ -6,7 +6,6 @@ import { ImageFormat, OutputDelivery } from '../../services/shared/gen/imageflow
 import { FilterType, type FilterOperation, type FilterServiceClient } from '../../services/shared/gen/imageflow/v1/filter.js';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { makePhoto } from '../support/images.js';
-import { freePort } from '../support/s3.js';
 import { call, filterClient, startService } from '../support/services.js';
 import { scrape, sum } from '../reliability/support/prometheus.js';
 
@@ -16,14 +15,14 @@ let client: FilterServiceClient;
 let metricsPort: number;
 
 beforeAll(async () => {
-  metricsPort = await freePort();
   // Inline images only: no storage needed. Four calls may run at once; 3 MP may be decoded at once.
   service = await startService('filter', {
-    METRICS_PORT: String(metricsPort),
+    METRICS_PORT: '0',
     MAX_CONCURRENT_CALLS: '4',
     MAX_QUEUED_CALLS: '16',
     MAX_INFLIGHT_PIXELS: String(BUDGET),
   });
+  metricsPort = service.metricsPort!;
   client = filterClient(service.port);
 });
 

@@ -9,7 +9,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ServiceProcess } from '../../services/local-stack/launcher.js';
 import { SERVICE_NODE_FLAGS } from '../../services/shared/node-flags.js';
 import { SERVICE_PROCESS_ENV } from '../../services/shared/process-env.js';
-import { freePort } from '../support/s3.js';
 import { startService } from '../support/services.js';
 
 /** The receive windows a server advertises: the stream window from SETTINGS, the connection's from WINDOW_UPDATE. */
@@ -44,11 +43,11 @@ describe('a service process', () => {
   let metricsPort: number;
   let narrowMetricsPort: number;
   beforeAll(async () => {
-    [metricsPort, narrowMetricsPort] = [await freePort(), await freePort()];
     [widened, narrow] = await Promise.all([
-      startService('resize', { METRICS_PORT: String(metricsPort) }),
-      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', SHARP_CONCURRENCY: '3', METRICS_PORT: String(narrowMetricsPort) }),
+      startService('resize', { METRICS_PORT: '0' }),
+      startService('resize', { GRPC_FLOW_CONTROL_WINDOW_BYTES: '1048576', SHARP_CONCURRENCY: '3', METRICS_PORT: '0' }),
     ]);
+    [metricsPort, narrowMetricsPort] = [widened.metricsPort!, narrow.metricsPort!];
     overridden = await startService('resize', { METRICS_PORT: '0', ...Object.fromEntries(Object.keys(SERVICE_PROCESS_ENV).map((key) => [key, '7'])) });
   });
   afterAll(async () => {

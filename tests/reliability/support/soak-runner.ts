@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { spawnService, type ServiceName, type ServiceProcess } from '../../../services/local-stack/launcher.js';
 import { makePhoto } from '../../support/images.js';
-import { freePort, startTestS3, type TestS3 } from '../../support/s3.js';
+import { startTestS3, type TestS3 } from '../../support/s3.js';
 import { countBy, percentile, runLoad, slope, type Outcome } from './load.js';
 import { parsePrometheus, sum } from './prometheus.js';
 
@@ -103,9 +103,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   try {
     const common = { ...s3.env, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', ...options.serviceEnv };
     const names: ServiceName[] = options.detect ? ['resize', 'filter', 'detection'] : ['resize', 'filter'];
-    for (const name of names) metricsPorts[name] = await freePort();
-    const started = await Promise.all(names.map((name) => spawnService(name, { env: { ...common, METRICS_PORT: String(metricsPorts[name]) }, readyTimeoutMs: 120_000 })));
-    names.forEach((n, i) => (procs[n] = started[i]));
+    const started = await Promise.all(names.map((name) => spawnService(name, { env: { ...common, METRICS_PORT: '0' }, readyTimeoutMs: 120_000 })));
+    names.forEach((n, i) => {
+      procs[n] = started[i];
+      metricsPorts[n] = started[i].metricsPort!;
+    });
     procs.gateway = await spawnService('gateway', {
       env: {
         ...s3.env,
