@@ -111,20 +111,43 @@ export const fmtMs = (v: number) => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(
 export const fmtX = (v: number) => (Number.isFinite(v) ? `${v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)}×` : "–");
 export const fmtPct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(0)}%` : '–');
 
+/** A fixed-seed PRNG (mulberry32): the same order in every run, so runs stay comparable. */
+function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fisher–Yates over 0..n-1. */
+function shuffled(n: number, random: () => number): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  return order;
+}
+
 /**
- * One call of each case per turn, the order rotating each turn, `turns` turns, one call at a time.
- * A drift in the machine's speed then reaches every case alike, call by call, where rounds of a
- * closed loop leave seconds between cases. Throughput is per case, over its own calls' time.
- * A case stops being called after 5 errors with no success.
+ * One call of each case per turn, `turns` turns, one call at a time, in a new order each turn
+ * (shuffled with a fixed seed): a case then follows every other case in turn, not always the
+ * same one, whose after-effects (a busy peer, a cold cache) would reach it alone. A drift in the
+ * machine's speed reaches every case alike, call by call, where rounds of a closed loop leave
+ * seconds between cases. Throughput is per case, over its own calls' time. A case stops being
+ * called after 5 errors with no success.
  */
 export async function interleaved(cases: ReadonlyArray<readonly [label: string, fn: () => Promise<unknown>]>, turns: number, maxMs = 60_000): Promise<Stats[]> {
   const samples = cases.map((): number[] => []);
   const errors = cases.map(() => 0);
   const firstErrors: Array<string | undefined> = cases.map(() => undefined);
   const deadline = performance.now() + maxMs;
+  const random = seededRandom(0x1f2e3d4c);
   for (let turn = 0; turn < turns && performance.now() < deadline; turn++) {
-    for (let k = 0; k < cases.length; k++) {
-      const i = (turn + k) % cases.length;
+    for (const i of shuffled(cases.length, random)) {
       if (errors[i] > 5 && samples[i].length === 0) continue;
       const t = performance.now();
       try {

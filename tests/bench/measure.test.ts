@@ -4,16 +4,39 @@ import { describe, expect, it } from 'vitest';
 import { interleaved } from '../../bench/lib/measure.js';
 
 describe('interleaved', () => {
-  it('calls each case once per turn, rotating which case goes first', async () => {
-    const calls: string[] = [];
-    const cases = ['a', 'b', 'c'].map((name) => [name, async () => void calls.push(name)] as const);
-    const stats = await interleaved(cases, 4);
-    expect(calls).toEqual(['a', 'b', 'c', 'b', 'c', 'a', 'c', 'a', 'b', 'a', 'b', 'c']);
+  it('calls each case once per turn, in the same order in every run', async () => {
+    const run = async () => {
+      const calls: string[] = [];
+      const cases = ['a', 'b', 'c'].map((name) => [name, async () => void calls.push(name)] as const);
+      return { calls, stats: await interleaved(cases, 4) };
+    };
+    const { calls, stats } = await run();
+    expect(calls).toHaveLength(12);
+    for (let turn = 0; turn < 4; turn++) expect([...calls.slice(3 * turn, 3 * turn + 3)].sort()).toEqual(['a', 'b', 'c']);
+    expect((await run()).calls).toEqual(calls);
     expect(stats.map((s) => [s.label, s.n, s.errors, s.concurrency])).toEqual([
       ['a', 4, 0, 1],
       ['b', 4, 0, 1],
       ['c', 4, 0, 1],
     ]);
+  });
+
+  it('gives each case every other case as its predecessor, and every position in a turn', async () => {
+    const calls: string[] = [];
+    const names = ['a', 'b', 'c', 'd', 'h'];
+    await interleaved(names.map((name) => [name, async () => void calls.push(name)] as const), 100);
+    for (const name of names) {
+      // Within a turn: who went just before it; and where in the turn it went.
+      const before = new Set<string>();
+      const positions = new Set<number>();
+      calls.forEach((c, i) => {
+        if (c !== name) return;
+        positions.add(i % names.length);
+        if (i % names.length > 0) before.add(calls[i - 1]);
+      });
+      expect([...before].sort(), name).toEqual(names.filter((n) => n !== name));
+      expect(positions.size, name).toBe(names.length);
+    }
   });
 
   it('times each call: the slower case has the larger p50, throughput over its own calls', async () => {
