@@ -2,7 +2,7 @@
 // else the embedded s3rver. IMAGEFLOW_TEST_S3=minio|embedded forces one. Either can be stopped
 // and restarted on the same port and data directory, for outage tests.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,15 +32,41 @@ export interface TestS3 {
   start(): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Binds `port` (0: any) on loopback and lets it go; resolves with the port, or undefined if taken. */
+function probe(port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
+    server.once('error', () => resolve(undefined));
+    server.listen(port, '127.0.0.1', () => {
+      const bound = (server.address() as { port: number }).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** The first port of the kernel's ephemeral range (bind(0) and outgoing connections use it). */
+function ephemeralLow(): number {
+  try {
+    return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A port free now, for a process to bind later (a server restarted on the same port, a port
+ * nothing listens on). Picked below the ephemeral range: a port from bind(0) could be handed to
+ * a parallel test's own bind(0) or outgoing connection before it is bound again.
+ */
+export async function freePort(): Promise<number> {
+  const low = Math.min(ephemeralLow(), 32768);
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await probe(20_000 + Math.floor(Math.random() * Math.max(1, low - 20_000)));
+    if (port !== undefined) return port;
+  }
+  const any = await probe(0);
+  if (any === undefined) throw new Error('no free port on 127.0.0.1');
+  return any;
 }
 
 export async function startTestS3(buckets: readonly string[] = ['imageflow'], kind: S3Kind = s3Kind()): Promise<TestS3> {
