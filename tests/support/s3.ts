@@ -45,13 +45,13 @@ function probe(port: number): Promise<number | undefined> {
 }
 
 /** The first port of the kernel's ephemeral range (bind(0) and outgoing connections use it). */
-function ephemeralLow(): number {
+const EPHEMERAL_LOW = (() => {
   try {
     return Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32768;
   } catch {
     return 32768;
   }
-}
+})();
 
 /**
  * A port free now, for a process to bind later (a server restarted on the same port, a port
@@ -59,9 +59,8 @@ function ephemeralLow(): number {
  * a parallel test's own bind(0) or outgoing connection before it is bound again.
  */
 export async function freePort(): Promise<number> {
-  const low = Math.min(ephemeralLow(), 32768);
   for (let attempt = 0; attempt < 50; attempt++) {
-    const port = await probe(20_000 + Math.floor(Math.random() * Math.max(1, low - 20_000)));
+    const port = await probe(20_000 + Math.floor(Math.random() * Math.max(1, EPHEMERAL_LOW - 20_000)));
     if (port !== undefined) return port;
   }
   const any = await probe(0);

@@ -99,15 +99,11 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const log = options.log ?? (() => {});
   const s3: TestS3 = await startTestS3();
   const procs: Partial<Record<ServiceName, ServiceProcess>> = {};
-  const metricsPorts: Partial<Record<ServiceName, number>> = {};
   try {
     const common = { ...s3.env, GRPC_HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', ...options.serviceEnv };
     const names: ServiceName[] = options.detect ? ['resize', 'filter', 'detection'] : ['resize', 'filter'];
     const started = await Promise.all(names.map((name) => spawnService(name, { env: { ...common, METRICS_PORT: '0' }, readyTimeoutMs: 120_000 })));
-    names.forEach((n, i) => {
-      procs[n] = started[i];
-      metricsPorts[n] = started[i].metricsPort!;
-    });
+    names.forEach((n, i) => (procs[n] = started[i]));
     procs.gateway = await spawnService('gateway', {
       env: {
         ...s3.env,
@@ -239,8 +235,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     // Per-service status codes and libvips high-water marks from their own /metrics.
     const serviceCodes: Record<string, Record<string, number>> = {};
-    for (const name of Object.keys(metricsPorts) as ServiceName[]) {
-      const text = await (await fetch(`http://127.0.0.1:${metricsPorts[name]}/metrics`)).text();
+    for (const name of names) {
+      const text = await (await fetch(`http://127.0.0.1:${procs[name]!.metricsPort}/metrics`)).text();
       const samples = parsePrometheus(text);
       const codes: Record<string, number> = {};
       for (const s of samples.filter((x) => x.name === 'imageflow_grpc_server_handled_total')) codes[s.labels.code] = (codes[s.labels.code] ?? 0) + s.value;
