@@ -1,5 +1,6 @@
 // An S3-compatible server inside this process (s3rver), for `npm run dev` and machines without
-// MinIO. It keeps objects in a directory and accepts the fixed credentials below.
+// MinIO. It keeps objects in a directory and accepts the fixed credentials below. Its writes are
+// made atomic per object (atomic-object-store.ts), as MinIO's and S3's are.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 // s3rver ships no types.
 // @ts-expect-error -- untyped CommonJS module
 import S3rver from 's3rver';
+import { makeObjectWritesAtomic, type S3rverStore } from './atomic-object-store.js';
 
 export const EMBEDDED_S3_CREDENTIALS = { accessKey: 'S3RVER', secretKey: 'S3RVER' } as const;
 
@@ -24,6 +26,7 @@ export async function startEmbeddedS3(options: { port?: number; host?: string; d
   const directory = options.directory ?? mkdtempSync(join(tmpdir(), 'imageflow-s3-'));
   const host = options.host ?? '127.0.0.1';
   const s3 = new S3rver({ address: host, port: options.port ?? 0, silent: true, directory, vhostBuckets: false });
+  makeObjectWritesAtomic(s3.store as S3rverStore);
   const { port } = (await s3.run()) as AddressInfo;
   const server = s3.httpServer as Server;
   return {

@@ -101,6 +101,29 @@ describe('resize', () => {
     expect(keyOf(again)).toBe(keyOf(a));
   });
 
+  it('identical chains at once write and read the same deterministic keys, and every step succeeds', async () => {
+    // What a retried or fanned-out step does: the same input and parameters, so the same output
+    // key, written by one caller while another reads it (on the embedded S3 this once read torn
+    // objects: "premature end of JPEG image", "image is empty").
+    const big = await makePhoto(1600, 1200);
+    await s3.storage.write({ bucket: BUCKET, key: 'photos/shared.jpg' }, big, 'image/jpeg');
+    const chain = async () => {
+      const resized = await post(base, '/v1/resize', { input: { key: 'photos/shared.jpg' }, width: 1200 });
+      expect(resized.json?.error).toBeUndefined();
+      const filtered = await post(base, '/v1/filter', { input: { key: keyOf(resized) }, ops: [{ type: 'sharpen', intensity: 1.2 }] });
+      expect(filtered.json?.error).toBeUndefined();
+      return [keyOf(resized), keyOf(filtered)];
+    };
+    const keys = new Set<string>();
+    for (let round = 0; round < 5; round++) {
+      for (const pair of await Promise.all([chain(), chain(), chain(), chain()])) keys.add(pair.join(' → '));
+    }
+    expect(keys.size).toBe(1);
+    const final = [...keys][0].split(' → ')[1];
+    const stored = await s3.storage.read({ bucket: BUCKET, key: final }, 1e8);
+    expect(await sharp(stored.data).metadata()).toMatchObject({ width: 1200, height: 900, format: 'jpeg' });
+  });
+
   it('JSON mode with base64 input and output options', async () => {
     const a = await post(base, '/v1/resize', {
       input: { data: photo.toString('base64') },
