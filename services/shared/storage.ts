@@ -84,7 +84,15 @@ export class Storage {
         throw resourceExhausted(`${describe(loc)} is ${stat.size} bytes, over the limit of ${maxBytes}`);
       }
       const stream = await this.client.getObject(loc.bucket, loc.key);
-      return { data: await collect(stream, maxBytes, loc), etag: stat.etag };
+      const data = await collect(stream, maxBytes, loc);
+      // The version the GET returned, which a write since the stat may have replaced: its own
+      // etag names it, and its own length says whether all of it arrived.
+      const headers = (stream as Partial<http.IncomingMessage>).headers ?? {};
+      const declared = Number(headers['content-length'] ?? data.length);
+      if (declared !== data.length) {
+        throw unavailable(`storage returned ${data.length} of the ${declared} bytes of ${describe(loc)}; try again`);
+      }
+      return { data, etag: typeof headers.etag === 'string' ? unquoteEtag(headers.etag) : stat.etag };
     });
   }
 
@@ -191,6 +199,9 @@ function mapStorageError(err: unknown, what: string, loc: ObjectLocation, endpoi
   if (isNetworkError(err)) return unavailable(`storage at ${endpoint} unreachable (${what}): ${(err as Error).message}`, err);
   return unavailable(`storage failed (${what}): ${(err as Error).message ?? String(err)}`, err);
 }
+
+/** An ETag header as statObject reports it: without the quotes (plain or as XML entities). */
+const unquoteEtag = (etag: string) => etag.replace(/^("|&quot;|&#34;)|("|&quot;|&#34;)$/g, '');
 
 async function collect(stream: Readable, maxBytes: number, loc: ObjectLocation): Promise<Buffer> {
   const chunks: Buffer[] = [];
