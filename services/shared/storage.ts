@@ -73,26 +73,23 @@ export class Storage {
 
   async read(loc: ObjectLocation, maxBytes: number): Promise<StoredObject> {
     return this.call(`read ${describe(loc)}`, loc, async () => {
-      const stat = await this.client.statObject(loc.bucket, loc.key).catch(async (err: unknown) => {
-        // A HEAD answer has no body, so a missing bucket looks like a missing key: tell them apart.
-        if ((err as { code?: string }).code === 'NotFound' && !(await this.client.bucketExists(loc.bucket))) {
-          throw notFound(`bucket "${loc.bucket}" does not exist`);
-        }
+      // One GET: its headers give the size (refused before the body is read) and the etag of the
+      // version it returns, which a stat before it could not (a write may come in between).
+      const stream = await this.client.getObject(loc.bucket, loc.key).catch((err: unknown) => {
+        if ((err as { code?: string }).code === 'NoSuchBucket') throw notFound(`bucket "${loc.bucket}" does not exist`);
         throw err;
       });
-      if (stat.size > maxBytes) {
-        throw resourceExhausted(`${describe(loc)} is ${stat.size} bytes, over the limit of ${maxBytes}`);
-      }
-      const stream = await this.client.getObject(loc.bucket, loc.key);
-      const data = await collect(stream, maxBytes, loc);
-      // The version the GET returned, which a write since the stat may have replaced: its own
-      // etag names it, and its own length says whether all of it arrived.
       const headers = (stream as Partial<http.IncomingMessage>).headers ?? {};
-      const declared = Number(headers['content-length'] ?? data.length);
-      if (declared !== data.length) {
+      const declared = Number(headers['content-length']);
+      if (declared > maxBytes) {
+        stream.destroy();
+        throw resourceExhausted(`${describe(loc)} is ${declared} bytes, over the limit of ${maxBytes}`);
+      }
+      const data = await collect(stream, maxBytes, loc);
+      if (Number.isFinite(declared) && declared !== data.length) {
         throw unavailable(`storage returned ${data.length} of the ${declared} bytes of ${describe(loc)}; try again`);
       }
-      return { data, etag: typeof headers.etag === 'string' ? unquoteEtag(headers.etag) : stat.etag };
+      return { data, etag: unquoteEtag(String(headers.etag ?? '')) };
     });
   }
 

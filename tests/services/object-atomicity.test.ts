@@ -8,6 +8,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startEmbeddedS3, type EmbeddedS3 } from '../../services/local-stack/embedded-s3.js';
+import { Code } from '../../services/shared/errors.js';
 import { Storage } from '../../services/shared/storage.js';
 import { MINIO_BIN, startTestS3, type S3Kind, type TestS3 } from '../support/s3.js';
 
@@ -43,6 +44,18 @@ describe.each(kinds)('objects on %s', (kind) => {
       expect(r.etag).toBe(md5(r.data));
     }
     expect(await s3.storage.list(BUCKET, 'atomic/')).toEqual([key]);
+  });
+
+  it('a read over its limit is refused with the size the GET declared, and a missing bucket is named', async () => {
+    await write(s3.storage, 'atomic/large.bin', versions[0]);
+    await expect(s3.storage.read({ bucket: BUCKET, key: 'atomic/large.bin' }, 1_000_000)).rejects.toMatchObject({
+      code: Code.RESOURCE_EXHAUSTED,
+      message: expect.stringContaining(`is ${versions[0].length} bytes, over the limit of 1000000`),
+    });
+    await expect(s3.storage.read({ bucket: 'no-such-bucket', key: 'a.bin' }, 1_000_000)).rejects.toMatchObject({
+      code: Code.NOT_FOUND,
+      message: expect.stringContaining('bucket "no-such-bucket" does not exist'),
+    });
   });
 
   it('a read right after a write returns that write', async () => {
